@@ -1,0 +1,67 @@
+// What `guvnor [OPTIONS] APP` does once the arguments are known.
+import process from "node:process";
+import { appModulePath, importApp, resolveApp } from "../app/load.ts";
+import { Arbiter } from "../arbiter/arbiter.ts";
+import { formatConfig, resolveConfig } from "../config/load.ts";
+import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
+import { createCliLogger, createLogger } from "../log/logger.ts";
+import { openSink, type Sink } from "../log/sink.ts";
+import { loadWorkerClass } from "../worker/classes.ts";
+
+/** Runs the CLI and returns the exit code; bad input is one line on stderr. */
+export async function runCli(argv: string[]): Promise<number> {
+  const stderr = openSink("-", "stderr");
+  const cliLog = createCliLogger(stderr);
+  let checking = false; // --check-config: anything wrong exits 1
+  try {
+    // 1. The effective config.
+    const { config: cfg } = await resolveConfig(argv);
+    checking = cfg.checkConfig;
+    if (cfg.chdir) chdir(cfg.chdir);
+    const cwd = process.cwd();
+    if (cfg.printConfig) {
+      openSink("-", "stdout").write(formatConfig(cfg) + "\n");
+      return ExitCode.OK;
+    }
+    // 2. The app must at least exist before we bind anything.
+    appModulePath(cfg.app, cwd);
+    if (cfg.checkConfig) {
+      resolveApp(await importApp(cfg.app, cwd), cfg.app);
+      await loadWorkerClass(cfg.workerClass, cwd);
+      cliLog.log(`Config OK: ${cfg.app} (worker class ${cfg.workerClass}, ${cfg.workers} worker${cfg.workers === 1 ? "" : "s"})`);
+      return ExitCode.OK;
+    }
+    // 3. The arbiter, logging to the error log from here on.
+    let sink: Sink = cfg.errorLogfile && cfg.errorLogfile !== "-" ? openSink(cfg.errorLogfile, "stderr") : stderr;
+    const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+    const arbiter = new Arbiter({ cfg, cwd, log, reopenLogs: () => sink.reopen() });
+    try {
+      return await arbiter.run();
+    } catch (err) {
+      if (err instanceof GuvnorError) {
+        log.error(err.message);
+        return err.exitCode;
+      }
+      log.fatal("Unhandled error in the arbiter", err);
+      await arbiter.stop(false);
+      return ExitCode.USAGE;
+    } finally {
+      sink = stderr;
+    }
+  } catch (err) {
+    if (err instanceof GuvnorError) {
+      cliLog.error(err.message);
+      if (err.code === "E_APP_LOAD" && err.cause instanceof Error) cliLog.error(err.cause.stack ?? String(err.cause));
+      return checking ? ExitCode.USAGE : err.exitCode;
+    }
+    throw err;
+  }
+}
+
+function chdir(dir: string): void {
+  try {
+    process.chdir(dir);
+  } catch (err) {
+    throw new ConfigError(`--chdir: can't change to ${dir}: ${(err as { code?: string }).code ?? err}`, { cause: err });
+  }
+}

@@ -1,0 +1,72 @@
+// Parsers for setting values. Each takes a raw value (a flag's string, an environment string,
+// or a config file's JSON value) and a `source` naming where it came from (`--workers`,
+// `GUVNOR_WORKERS`, `workers in guvnor.config.ts`), and returns the typed value or throws.
+import { ConfigError } from "../errors.ts";
+
+export type Parser<T = unknown> = ((raw: unknown, source: string) => T) & { kind: "value" | "boolean" | "list" };
+
+const show = (v: unknown) => (typeof v === "string" ? `"${v}"` : JSON.stringify(v) ?? String(v));
+const fail = (source: string, what: string, raw: unknown) => new ConfigError(`${source} must be ${what} (got ${show(raw)})`);
+const parser = <T>(kind: Parser["kind"], fn: (raw: unknown, source: string) => T): Parser<T> => Object.assign(fn, { kind });
+
+export const str = (): Parser<string> =>
+  parser("value", (raw, source) => {
+    if (typeof raw !== "string") throw fail(source, "a string", raw);
+    return raw;
+  });
+
+export const oneOf = <T extends string>(...choices: T[]): Parser<T> =>
+  parser("value", (raw, source) => {
+    if (typeof raw !== "string" || !choices.includes(raw as T)) throw fail(source, `one of ${choices.join(", ")}`, raw);
+    return raw as T;
+  });
+
+/** An integer ≥ min; `what` reads "a positive integer", "0 or more". */
+export const int = (min: number, what: string): Parser<number> =>
+  parser("value", (raw, source) => {
+    const n = typeof raw === "number" ? raw : typeof raw === "string" && /^\s*-?\d+\s*$/.test(raw) ? Number(raw) : NaN;
+    if (!Number.isInteger(n) || n < min) throw fail(source, what, raw);
+    return n;
+  });
+
+/** A number of seconds ≥ min (fractions allowed). */
+export const seconds = (min: number, what: string): Parser<number> =>
+  parser("value", (raw, source) => {
+    const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
+    if (!Number.isFinite(n) || n < min) throw fail(source, what, raw);
+    return n;
+  });
+
+export const bool = (): Parser<boolean> =>
+  parser("boolean", (raw, source) => {
+    if (typeof raw === "boolean") return raw;
+    const s = String(raw).trim().toLowerCase();
+    if (["1", "true", "yes", "on"].includes(s)) return true;
+    if (["0", "false", "no", "off", ""].includes(s)) return false;
+    throw fail(source, "true or false", raw);
+  });
+
+/** Flags repeat; environment variables separate items with commas; config files use arrays. */
+export const list = (item?: (s: string, source: string) => void): Parser<string[]> =>
+  parser("list", (raw, source) => {
+    const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : null;
+    if (!items || items.some((x) => typeof x !== "string")) throw fail(source, "a list of strings", raw);
+    for (const s of items) item?.(s, source);
+    return items as string[];
+  });
+
+export const keyValue = (s: string, source: string): void => {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(s)) throw fail(source, "KEY=VALUE", s);
+};
+
+/** A file mode mask: octal text ("022", "0o22"), hex ("0x12") or a number, as gunicorn. */
+export const umask = (): Parser<number> =>
+  parser("value", (raw, source) => {
+    const s = String(raw).trim().toLowerCase();
+    const n = typeof raw === "number" ? raw
+      : /^0x[0-9a-f]+$/.test(s) ? parseInt(s.slice(2), 16)
+      : /^(0o)?[0-7]+$/.test(s) ? parseInt(s.replace(/^0o/, ""), 8)
+      : NaN;
+    if (!Number.isInteger(n) || n < 0 || n > 0o777) throw fail(source, "an octal mode such as 022", raw);
+    return n;
+  });

@@ -1,0 +1,112 @@
+// Resolves the effective config: command line > environment > config file > default.
+import fs from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { loadConfig } from "c12";
+import { ConfigError } from "../errors.ts";
+import type { Config } from "../types.ts";
+import { defaultOf, envName, type Setting, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
+
+type Raw = Partial<Record<string, unknown>>;
+
+export interface ResolvedConfig {
+  config: Config;
+  /** Absolute path of the config file that was loaded, if any. */
+  configFile?: string;
+}
+
+/** Flag values from argv, still raw strings; APP is the one positional. */
+export function parseArgv(argv: string[]): Raw {
+  const options: Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }> = {};
+  for (const s of SETTINGS) {
+    options[s.flag] = { type: s.parse.kind === "boolean" ? "boolean" : "string", multiple: s.parse.kind === "list" };
+    if (s.short) options[s.flag].short = s.short;
+  }
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const msg = (err as Error).message;
+    const unknown = msg.match(/Unknown option '([^']+)'/);
+    if (unknown) throw new ConfigError(`Unknown option ${unknown[1]} (see guvnor --help)`);
+    const missing = msg.match(/Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/);
+    if (missing) throw new ConfigError(`Option ${missing[1]} needs a value`);
+    throw new ConfigError(msg.split("\n")[0]);
+  }
+  const out: Raw = {};
+  for (const s of SETTINGS) if (parsed.values[s.flag] !== undefined) out[s.key] = parsed.values[s.flag];
+  if (parsed.positionals.length > 1) throw new ConfigError(`Expected one APP, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`);
+  if (parsed.positionals.length === 1) out.app = parsed.positionals[0];
+  return out;
+}
+
+function fromEnv(env: Record<string, string | undefined>): Raw {
+  const out: Raw = {};
+  for (const s of SETTINGS) {
+    const v = env[envName(s)];
+    if (v !== undefined) out[s.key] = v;
+  }
+  return out;
+}
+
+async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file?: string }> {
+  if (explicit) {
+    const abs = path.resolve(cwd, explicit);
+    if (!fs.existsSync(abs)) throw new ConfigError(`Config file not found: ${explicit}`);
+  }
+  let result;
+  try {
+    result = await loadConfig({
+      name: "guvnor", cwd, configFile: explicit ? path.resolve(cwd, explicit) : undefined,
+      rcFile: ".guvnorrc", packageJson: true, dotenv: false, globalRc: false, envName: false,
+    });
+  } catch (err) {
+    throw new ConfigError(`Invalid config file ${explicit || "guvnor.config.*"}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
+  }
+  const raw = (result.config ?? {}) as Raw;
+  const file = result.configFile && fs.existsSync(result.configFile) ? result.configFile : undefined;
+  return { raw, file };
+}
+
+function parseFrom(s: Setting, raw: unknown, source: string): unknown {
+  return s.parse(raw, source);
+}
+
+/** Loads and validates the effective config. Throws ConfigError naming the bad value. */
+export async function resolveConfig(
+  argv: string[],
+  env: Record<string, string | undefined> = process.env,
+  cwd: string = process.cwd(),
+): Promise<ResolvedConfig> {
+  // 1. Command line and environment first: they may name the config file.
+  const cli = parseArgv(argv);
+  const envRaw = fromEnv(env);
+  const explicit = String(cli.config ?? envRaw.config ?? "");
+
+  // 2. The config file (c12): guvnor.config.*, .guvnorrc, package.json#guvnor.
+  const { raw: fileRaw, file } = await fromFile(explicit, cwd);
+  const fileName = file ? path.relative(cwd, file) || file : "the config file";
+  for (const key of Object.keys(fileRaw)) {
+    const s = SETTINGS_BY_KEY.get(key);
+    if (!s) throw new ConfigError(`Unknown setting "${key}" in ${fileName}`);
+    if (s.cliOnly) throw new ConfigError(`Setting "${key}" in ${fileName} can only be given on the command line`);
+  }
+
+  // 3. Each setting from the strongest source that has it, parsed with that source's name.
+  const config: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    if (cli[s.key] !== undefined) config[s.key] = parseFrom(s, cli[s.key], s.key === "app" ? "APP" : `--${s.flag}`);
+    else if (envRaw[s.key] !== undefined) config[s.key] = parseFrom(s, envRaw[s.key], envName(s));
+    else if (fileRaw[s.key] !== undefined) config[s.key] = parseFrom(s, fileRaw[s.key], `${s.key} in ${fileName}`);
+    else config[s.key] = defaultOf(s, env);
+  }
+  if (file) config.config = file;
+  return { config: config as unknown as Config, configFile: file };
+}
+
+/** gunicorn's --print-config: `name = value`, one per line. */
+export function formatConfig(config: Config): string {
+  const width = Math.max(...SETTINGS.map((s) => s.key.length));
+  return SETTINGS.map((s) => `${s.key.padEnd(width)} = ${JSON.stringify((config as unknown as Raw)[s.key])}`).join("\n");
+}

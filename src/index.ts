@@ -1,0 +1,7 @@
+// The library API. Only re-exports.
+export { Worker } from "./worker/base.ts";
+export type { AppSource } from "./worker/base.ts";
+export type { SocketInfo } from "./sockets/listeners.ts";
+export type { Config, FetchApp, FetchHandler, RemoteAddr, ServeInfo, UserConfig } from "./types.ts";
+export { defineConfig } from "./config/define.ts";
+export { AddressError, AppLoadError, ConfigError, ExitCode, GuvnorError } from "./errors.ts";

@@ -1,0 +1,71 @@
+// One consola root per process, with a reporter that writes gunicorn's error-log lines:
+//   [2026-11-26 11:28:10 +0000] [61993] [INFO] Starting guvnor 0.1.0
+import process from "node:process";
+import { inspect } from "node:util";
+import { type ConsolaInstance, createConsola, type LogObject } from "consola";
+import type { Sink } from "./sink.ts";
+
+export type Logger = ConsolaInstance;
+
+/** gunicorn's level names → consola's numeric levels. */
+export const LOG_LEVELS = { critical: 0, error: 0, warning: 1, info: 3, debug: 4 } as const;
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+const LABELS: Record<string, string> = {
+  fatal: "CRITICAL", error: "ERROR", warn: "WARNING", debug: "DEBUG", trace: "DEBUG",
+};
+
+/** `2026-11-26 11:28:10 +0000` in local time, as gunicorn's `%Y-%m-%d %H:%M:%S %z`. */
+export function formatTimestamp(d: Date): string {
+  const p = (n: number) => String(Math.abs(n)).padStart(2, "0");
+  const off = -d.getTimezoneOffset();
+  const zone = `${off >= 0 ? "+" : "-"}${p(Math.trunc(off / 60))}${p(off % 60)}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
+}
+
+function formatArgs(args: unknown[]): string {
+  return args.map((a) => {
+    if (typeof a === "string") return a;
+    if (a instanceof Error) return a.stack ?? `${a.name}: ${a.message}`;
+    return inspect(a, { depth: 4, colors: false });
+  }).join(" ");
+}
+
+/** A consola reporter writing gunicorn-format lines to a sink. */
+export function gunicornReporter(sink: () => Sink) {
+  return {
+    log(obj: LogObject): void {
+      const label = LABELS[obj.type] ?? "INFO";
+      sink().write(`[${formatTimestamp(obj.date)}] [${process.pid}] [${label}] ${formatArgs(obj.args)}\n`);
+    },
+  };
+}
+
+export interface LoggerOptions {
+  level: LogLevel;
+  sink: () => Sink;
+}
+
+/** The process's root logger; children come from `withTag()`. */
+export function createLogger(opts: LoggerOptions): Logger {
+  return createConsola({
+    level: LOG_LEVELS[opts.level],
+    reporters: [gunicornReporter(opts.sink)],
+    // Repeated identical lines (a crash loop) collapse instead of flooding the log.
+    throttle: 1000,
+    throttleMin: 5,
+  });
+}
+
+/** For command-line errors before the config is known: `Error: <message>` on stderr. */
+export function createCliLogger(sink: Sink): Logger {
+  return createConsola({
+    level: LOG_LEVELS.info,
+    reporters: [{
+      log(obj: LogObject) {
+        const prefix = obj.type === "error" || obj.type === "fatal" ? "Error: " : "";
+        sink.write(`${prefix}${formatArgs(obj.args)}\n`);
+      },
+    }],
+  });
+}

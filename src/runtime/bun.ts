@@ -1,0 +1,61 @@
+// Bun adapter. Keep the member order of deno.ts so a diff shows only the real differences.
+import net from "node:net";
+import process from "node:process";
+import type http from "node:http";
+import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, Runtime, SpawnOptions } from "./types.ts";
+
+// deno-lint-ignore no-explicit-any
+const Bun = (globalThis as any).Bun;
+// A variable specifier keeps Deno's type-checker from resolving a Bun builtin.
+const BUN_FFI = "bun:ffi";
+const ffi = await import(BUN_FFI);
+const ffiType: Record<FfiType, string> = { i32: "i32", u32: "u32", i64: "i64", u64: "u64", buffer: "ptr", pointer: "ptr", void: "void" };
+
+export const bun: Runtime = {
+  name: "bun",
+  version: Bun.version,
+  execPath: process.execPath,
+
+
+  childFds(fds) {
+    return fds.map((_, i) => 3 + i);
+  },
+
+  spawn(opts: SpawnOptions): ChildProcessHandle {
+    // Bun.spawn places stdio[3+] at fds 3, 4, … and closes every fd not listed.
+    const proc = Bun.spawn(opts.cmd, {
+      cwd: opts.cwd,
+      env: opts.env,
+      stdio: ["ignore", "inherit", "inherit", ...opts.fds],
+    });
+    const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode ?? null }));
+    return { pid: proc.pid, exited, kill: (signal) => proc.kill(signal) };
+  },
+
+  onSignal(signal, handler) {
+    process.on(signal as NodeJS.Signals, handler);
+  },
+
+  dlopen(path, symbols) {
+    const defs: Record<string, unknown> = {};
+    for (const [name, s] of Object.entries(symbols as Record<string, FfiSymbol>)) {
+      defs[name] = { args: s.args.map((t) => ffiType[t]), returns: ffiType[s.returns] };
+    }
+    return ffi.dlopen(path, defs).symbols;
+  },
+
+  readI32(pointer) {
+    return ffi.read.i32(pointer, 0);
+  },
+
+  listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
+    // Bun's http.Server.listen({fd}) ignores the fd (listens on a random port), so
+    // accept with node:net and hand each connection to the HTTP server.
+    const acceptor = net.createServer((socket) => server.emit("connection", socket));
+    return new Promise((resolve, reject) => {
+      acceptor.once("error", reject);
+      // close() stops accepting at once; open connections are the caller's to finish.
+      acceptor.listen({ fd }, () => resolve({ close: async () => void acceptor.close() }));
+    });
+  },
+};

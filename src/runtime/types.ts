@@ -1,0 +1,54 @@
+// The one interface behind which Bun and Deno differ. Everything outside src/runtime/
+// receives a Runtime and never looks at globalThis.Bun or globalThis.Deno.
+import type http from "node:http";
+
+/** How a child process ended: an exit code, or the signal that killed it. */
+export interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface ChildProcessHandle {
+  readonly pid: number;
+  /** Resolves once, when the process has ended. */
+  readonly exited: Promise<ExitStatus>;
+  kill(signal: string): void;
+}
+
+export interface SpawnOptions {
+  cmd: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** Listening sockets to hand over; the child finds them at childFds(fds). */
+  fds: number[];
+}
+
+/** FFI value types shared by both runtimes' dlopen. */
+export type FfiType = "i32" | "u32" | "i64" | "u64" | "buffer" | "pointer" | "void";
+export interface FfiSymbol {
+  args: FfiType[];
+  returns: FfiType;
+}
+// deno-lint-ignore no-explicit-any
+export type FfiFunctions<T extends Record<string, FfiSymbol>> = { [K in keyof T]: (...args: any[]) => any };
+
+/** Something that stops accepting connections when closed. */
+export interface Closable {
+  close(): Promise<void>;
+}
+
+export interface Runtime {
+  readonly name: "bun" | "deno";
+  readonly version: string;
+  /** Path of the running executable (the runtime, or a compiled program). */
+  readonly execPath: string;
+  /** Where a child of spawn() finds the fds it was handed. */
+  childFds(fds: number[]): number[];
+  spawn(opts: SpawnOptions): ChildProcessHandle;
+  onSignal(signal: string, handler: () => void): void;
+  dlopen<T extends Record<string, FfiSymbol>>(path: string, symbols: T): FfiFunctions<T>;
+  /** Reads the int32 at a native pointer (for errno). */
+  readI32(pointer: unknown): number;
+  /** Serves a node:http server on an inherited listening fd; the server still emits "connection". */
+  listenNodeOnFd(server: http.Server, fd: number): Promise<Closable>;
+}

@@ -1,0 +1,112 @@
+// The one file that speaks to libc through FFI (Linux x86_64/arm64 constants).
+// Neither runtime can create a listening socket that a child process inherits, so we do it here.
+import { runtime } from "../runtime/index.ts";
+
+const fns = runtime.dlopen("libc.so.6", {
+  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
+  setsockopt: { args: ["i32", "i32", "i32", "buffer", "u32"], returns: "i32" },
+  getsockopt: { args: ["i32", "i32", "i32", "buffer", "buffer"], returns: "i32" },
+  bind: { args: ["i32", "buffer", "u32"], returns: "i32" },
+  listen: { args: ["i32", "i32"], returns: "i32" },
+  getsockname: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  close: { args: ["i32"], returns: "i32" },
+  umask: { args: ["u32"], returns: "u32" },
+  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+  __errno_location: { args: [], returns: "pointer" },
+});
+
+export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
+const SOCK_STREAM = 1;
+const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
+const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+const PR_SET_PDEATHSIG = 1;
+
+const ERRNO_NAMES: Record<number, string> = {
+  1: "EPERM", 2: "ENOENT", 9: "EBADF", 13: "EACCES", 22: "EINVAL", 24: "EMFILE", 88: "ENOTSOCK",
+  97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL",
+};
+
+/** A failed libc call, with the errno name as `code` (EADDRINUSE, EACCES, …). */
+export class SysError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  constructor(call: string, errno: number) {
+    const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
+    super(`${call} failed: ${code}`);
+    this.code = code;
+    this.errno = errno;
+  }
+}
+
+function check(call: string, result: number): number {
+  if (result < 0) throw new SysError(call, runtime.readI32(fns.__errno_location()));
+  return result;
+}
+
+const int = (v: number) => new Int32Array([v]);
+
+/**
+ * A new stream socket, without close-on-exec: Deno.Command children inherit it at the same
+ * number (Bun.spawn places it explicitly). Workers set close-on-exec on their copies at boot.
+ */
+export function socket(family: number): number {
+  return check("socket", fns.socket(family, SOCK_STREAM, 0));
+}
+
+export function setReuseAddr(fd: number): void {
+  check("setsockopt(SO_REUSEADDR)", fns.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, int(1), 4));
+}
+
+export function setReusePort(fd: number): void {
+  check("setsockopt(SO_REUSEPORT)", fns.setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, int(1), 4));
+}
+
+export function setV6Only(fd: number): void {
+  check("setsockopt(IPV6_V6ONLY)", fns.setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, int(1), 4));
+}
+
+export function bind(fd: number, sockaddr: Uint8Array): void {
+  check("bind", fns.bind(fd, sockaddr, sockaddr.length));
+}
+
+export function listen(fd: number, backlog: number): void {
+  check("listen", fns.listen(fd, backlog));
+}
+
+/** The raw sockaddr the socket is bound to. */
+export function getsockname(fd: number): Uint8Array {
+  const buf = new Uint8Array(128), len = new Uint32Array([128]);
+  check("getsockname", fns.getsockname(fd, buf, len));
+  return buf.subarray(0, len[0]);
+}
+
+/** True when fd is a listening stream socket (for fd:// and systemd sockets). */
+export function isListeningStream(fd: number): boolean {
+  const v = new Int32Array(1), len = new Uint32Array([4]);
+  check("getsockopt(SO_TYPE)", fns.getsockopt(fd, SOL_SOCKET, SO_TYPE, v, len));
+  if (v[0] !== SOCK_STREAM) return false;
+  check("getsockopt(SO_ACCEPTCONN)", fns.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, v, len));
+  return v[0] === 1;
+}
+
+export function setCloexec(fd: number, on: boolean): void {
+  const flags = check("fcntl(F_GETFD)", fns.fcntl(fd, F_GETFD, 0));
+  check("fcntl(F_SETFD)", fns.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC));
+}
+
+export function close(fd: number): void {
+  fns.close(fd);
+}
+
+/** Sets the process umask and returns the previous one. */
+export function umask(mask: number): number {
+  return Number(fns.umask(mask));
+}
+
+/** Linux: have the kernel send `signal` to this process when its parent dies. */
+export function setParentDeathSignal(signal: number): void {
+  check("prctl(PR_SET_PDEATHSIG)", fns.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0));
+}
+

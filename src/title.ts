@@ -1,0 +1,14 @@
+// Process titles as gunicorn: "guvnor: master [name]", "guvnor: worker [name]".
+import fs from "node:fs";
+import process from "node:process";
+
+export function setTitle(role: "master" | "worker", name: string): void {
+  const title = `guvnor: ${role}${name ? ` [${name}]` : ""}`;
+  try {
+    process.title = title; // Deno rewrites /proc/PID/cmdline; Bun keeps it in JS only (runtime-facts §11)
+  } catch { /* not supported */ }
+  try {
+    // The kernel's name (ps -o comm, top), 15 bytes, on both runtimes.
+    fs.writeFileSync("/proc/self/comm", title.slice(0, 15));
+  } catch { /* not Linux */ }
+}

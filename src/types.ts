@@ -1,0 +1,53 @@
+// Public types: what users of the library and of custom workers see.
+import type { LogLevel } from "./log/logger.ts";
+
+/** The effective settings (docs/settings.md describes each). */
+export interface Config {
+  bind: string[];
+  backlog: number;
+  reusePort: boolean;
+  keepAlive: number;
+  workers: number;
+  workerClass: string;
+  timeout: number;
+  gracefulTimeout: number;
+  maxRequests: number;
+  maxRequestsJitter: number;
+  runtime: "bun" | "deno";
+  env: string[];
+  workerTmpDir: string;
+  accessLogfile: string;
+  accessLogformat: string;
+  errorLogfile: string;
+  logLevel: LogLevel;
+  pid: string;
+  name: string;
+  chdir: string;
+  umask: number;
+  app: string;
+  config: string;
+  checkConfig: boolean;
+  printConfig: boolean;
+}
+
+/** What a config file may export: any subset of the settings. */
+export type UserConfig = Partial<Omit<Config, "config" | "checkConfig" | "printConfig">>;
+
+/** Client address handed to the app as `info.remoteAddr` (Deno's shape). */
+export interface RemoteAddr {
+  hostname: string;
+  port: number;
+  transport: "tcp" | "unix";
+}
+
+/** Second argument of an app's `fetch(request, info)`. */
+export interface ServeInfo {
+  remoteAddr: RemoteAddr;
+  /** Bun's shape: `server.requestIP(request)`. */
+  requestIP(request: Request): { address: string; port: number; family: string } | null;
+}
+
+export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
+
+/** An app for the `fetch` worker: `export default { fetch }`, or a function. */
+export type FetchApp = { fetch: FetchHandler } | FetchHandler;

@@ -1,0 +1,134 @@
+// The Worker base class (SPEC §5): gunicorn's seven attributes and its lifecycle.
+import process from "node:process";
+import type { Config } from "../types.ts";
+import type { Logger } from "../log/logger.ts";
+import type { SocketInfo } from "../sockets/listeners.ts";
+import { runtime } from "../runtime/index.ts";
+import { setParentDeathSignal } from "../sockets/libc.ts";
+import { beat, heartbeatPath } from "./heartbeat.ts";
+
+/** The app as the worker receives it: loaded in initProcess(), not before. */
+export interface AppSource {
+  /** `path/to/module.ts[:name]` */
+  readonly spec: string;
+  /** Imports the module; rejects with an AppLoadError. */
+  load(): Promise<unknown>;
+}
+
+const SIGQUIT = 3;
+
+export class Worker {
+  /** Set to false when the worker is asked to stop; run() should then wind down. */
+  alive = true;
+  /** True once initProcess() has loaded the app and is about to call run(). */
+  booted = false;
+  /** The app's export, once initProcess() has loaded it. */
+  appExport: unknown = undefined;
+  /** Requests served, for max-requests. */
+  nr = 0;
+  /** Set to true on a graceful stop request (TERM), false on a quick one. */
+  protected graceful = true;
+  #beatTimer?: ReturnType<typeof setInterval>;
+  readonly #stopRequested = Promise.withResolvers<void>();
+  readonly #heartbeat: string;
+
+  constructor(
+    /** Spawn order: 1 for the first worker, never reused. */
+    readonly age: number,
+    /** The arbiter's pid; a different parent means the arbiter is gone. */
+    readonly ppid: number,
+    /** Listeners inherited from the arbiter. */
+    readonly sockets: SocketInfo[],
+    /** The app to serve; loaded by initProcess(). */
+    readonly app: AppSource,
+    /** Seconds of silence after which the arbiter kills this worker. */
+    readonly timeout: number,
+    /** The effective settings. */
+    readonly cfg: Config,
+    /** This worker's logger. */
+    readonly log: Logger,
+  ) {
+    this.#heartbeat = heartbeatPath(cfg.workerTmpDir, ppid, age);
+  }
+
+  /** Sets up orphan protection, signals, the app and the heartbeat, then calls run(). */
+  async initProcess(): Promise<void> {
+    // 1. Exit with the arbiter: the kernel signals us when it dies; the ppid check covers
+    //    an arbiter that died before prctl ran (runtime-facts §9).
+    try {
+      setParentDeathSignal(SIGQUIT);
+    } catch (err) {
+      this.log.debug(`No parent-death signal: ${(err as Error).message}`);
+    }
+    if (process.ppid !== this.ppid) return this.#orphaned();
+    // 2. Signals.
+    runtime.onSignal("SIGTERM", () => this.handleExit());
+    runtime.onSignal("SIGINT", () => this.handleQuit());
+    runtime.onSignal("SIGQUIT", () => this.handleQuit());
+    runtime.onSignal("SIGUSR1", () => this.handleUsr1());
+    // Signals meant for the arbiter that reach the whole process group must not stop a worker.
+    for (const sig of ["SIGHUP", "SIGWINCH", "SIGTTIN", "SIGTTOU", "SIGUSR2"]) runtime.onSignal(sig, () => {});
+    // 3. The app.
+    this.appExport = await this.app.load();
+    // 4. The heartbeat: a timer, so a blocked event loop goes silent.
+    const every = Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000));
+    this.#beatTimer = setInterval(() => this.notify(), every);
+    this.booted = true;
+    await this.run();
+  }
+
+  /** Serve `this.sockets` until `this.alive` turns false. Subclasses must implement it. */
+  run(): Promise<void> {
+    throw new Error(
+      `${this.constructor.name}.run() is not implemented: a Worker subclass must define async run() that serves ` +
+        `this.sockets (each has fd, address, kind) until this.alive is false, and calls this.notify() to stay alive`,
+    );
+  }
+
+  /** The heartbeat: tells the arbiter this worker's event loop is alive. */
+  notify(): void {
+    if (process.ppid !== this.ppid) return this.#orphaned();
+    try {
+      beat(this.#heartbeat);
+    } catch {
+      // The arbiter removed the file: it is stopping us.
+    }
+  }
+
+  /** TERM: stop accepting, finish in-flight requests, exit. */
+  handleExit(): void {
+    this.graceful = true;
+    this.alive = false;
+    this.#stopRequested.resolve();
+  }
+
+  /** Resolves when the worker is asked to stop (alive turned false): await it in run(). */
+  stopRequested(): Promise<void> {
+    return this.#stopRequested.promise;
+  }
+
+  /** INT/QUIT: exit now. */
+  handleQuit(): void {
+    this.graceful = false;
+    this.alive = false;
+    process.exit(0);
+  }
+
+  /** USR1: reopen log files. */
+  handleUsr1(): void {
+    this.onReopenLogs?.();
+  }
+
+  /** Set by the bootstrap to reopen this process's log files. */
+  onReopenLogs?: () => void;
+
+  /** Stops the heartbeat; call when run() is done. */
+  protected stopHeartbeat(): void {
+    clearInterval(this.#beatTimer);
+  }
+
+  #orphaned(): void {
+    this.log.info(`Parent changed, shutting down: worker ${process.pid}`);
+    process.exit(0);
+  }
+}

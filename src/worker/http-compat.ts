@@ -1,0 +1,85 @@
+// The node-compat serving path: node:http on the inherited fds (Bun: node:net + emit).
+// Slower than the native servers (runtime-facts §0) but works everywhere; the speed issue
+// adds native paths behind the same HttpServing interface.
+import http from "node:http";
+import type net from "node:net";
+import { runtime } from "../runtime/index.ts";
+import type { Closable } from "../runtime/index.ts";
+import type { SocketInfo } from "../sockets/listeners.ts";
+
+export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
+
+/** A running HTTP server on the worker's sockets. */
+export interface HttpServing {
+  /** Stops accepting; in-flight requests finish; resolves when every connection is closed or after graceMs. */
+  stop(graceMs: number): Promise<void>;
+}
+
+export interface ServeOptions {
+  sockets: SocketInfo[];
+  listener: NodeListener;
+  /** Idle keep-alive seconds; also how long a connection with no request yet gets at stop. */
+  keepAlive: number;
+}
+
+interface ConnState {
+  inflight: number;
+  served: number;
+}
+
+export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
+  const conns = new Map<net.Socket, ConnState>();
+  let closing = false;
+  let onDrained: (() => void) | undefined;
+
+  const onRequest: NodeListener = (req, res) => {
+    const st = conns.get(req.socket);
+    if (st) st.inflight++;
+    if (closing) res.setHeader("Connection", "close");
+    res.once("close", () => {
+      if (st) { st.inflight--; st.served++; }
+      if (closing && st?.inflight === 0) req.socket.end();
+    });
+    opts.listener(req, res);
+  };
+  const onConnection = (socket: net.Socket) => {
+    conns.set(socket, { inflight: 0, served: 0 });
+    socket.once("close", () => {
+      conns.delete(socket);
+      if (closing && conns.size === 0) onDrained?.();
+    });
+  };
+
+  // One http.Server per socket: Deno's can listen only once.
+  const acceptors: Closable[] = [];
+  for (const s of opts.sockets) {
+    const server = http.createServer(onRequest);
+    server.keepAliveTimeout = opts.keepAlive * 1000;
+    server.on("connection", onConnection);
+    server.on("clientError", (_err, socket) => {
+      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    });
+    acceptors.push(await runtime.listenNodeOnFd(server, s.fd));
+  }
+
+  return {
+    async stop(graceMs) {
+      // 1. Stop accepting; queued connections stay in the shared backlog for the other workers.
+      closing = true;
+      const drained = new Promise<void>((r) => (onDrained = r));
+      await Promise.all(acceptors.map((a) => a.close()));
+      if (conns.size === 0) return;
+      // 2. Idle keep-alive connections close now; busy ones close after their response
+      //    (Connection: close); a connection that has not sent a request yet gets keep-alive seconds.
+      for (const [socket, st] of conns) if (st.inflight === 0 && st.served > 0) socket.end();
+      const quiet = setTimeout(() => {
+        for (const [socket, st] of conns) if (st.inflight === 0) socket.destroy();
+      }, Math.min(graceMs, opts.keepAlive * 1000));
+      // 3. Whatever is left at the graceful timeout is cut.
+      const hard = setTimeout(() => { for (const socket of conns.keys()) socket.destroy(); }, graceMs);
+      await drained;
+      clearTimeout(quiet);
+      clearTimeout(hard);
+    },
+  };
+}

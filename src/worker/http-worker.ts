@@ -1,0 +1,74 @@
+// Shared run() of the HTTP worker classes: serve, count, access-log, stop gracefully.
+import type http from "node:http";
+import process from "node:process";
+import { type AccessEntry, formatAccess } from "../log/access.ts";
+import { openSink, type Sink } from "../log/sink.ts";
+import { Worker } from "./base.ts";
+import { type NodeListener, serveCompat } from "./http-compat.ts";
+
+export abstract class HttpWorker extends Worker {
+  /** The Node-style listener that serves `this.appExport`. */
+  protected abstract listener(): NodeListener;
+
+  #accessLog?: Sink;
+  #maxRequests = 0;
+
+  override async run(): Promise<void> {
+    const cfg = this.cfg;
+    if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+    if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
+    const serving = await serveCompat({ sockets: this.sockets, listener: this.#wrap(this.listener()), keepAlive: cfg.keepAlive });
+    this.notify(); // first beat: booted and accepting
+    await this.stopRequested();
+    await serving.stop(cfg.gracefulTimeout * 1000);
+    this.stopHeartbeat();
+    this.log.info(`Worker exiting (pid: ${process.pid})`);
+  }
+
+  override handleUsr1(): void {
+    super.handleUsr1();
+    this.#accessLog?.reopen();
+  }
+
+  /** Counts requests for max-requests and writes the access log line when the response is done. */
+  #wrap(inner: NodeListener): NodeListener {
+    return (req, res) => {
+      this.nr++;
+      if (this.#maxRequests && this.nr >= this.#maxRequests && this.alive) {
+        this.log.info(`Autorestarting worker after current request.`);
+        this.handleExit();
+      }
+      if (this.#accessLog) this.#logWhenDone(req, res);
+      inner(req, res);
+    };
+  }
+
+  #logWhenDone(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const start = new Date(), t0 = performance.now();
+    let bytes = 0;
+    const write = res.write, end = res.end;
+    const count = (chunk: unknown) => {
+      if (typeof chunk === "string") bytes += Buffer.byteLength(chunk);
+      else if (chunk && typeof (chunk as Uint8Array).byteLength === "number") bytes += (chunk as Uint8Array).byteLength;
+    };
+    // deno-lint-ignore no-explicit-any
+    res.write = function (this: http.ServerResponse, chunk: any, ...rest: any[]) { count(chunk); return write.call(this, chunk, ...rest); } as typeof res.write;
+    // deno-lint-ignore no-explicit-any
+    res.end = function (this: http.ServerResponse, chunk?: any, ...rest: any[]) { if (typeof chunk !== "function") count(chunk); return end.call(this, chunk, ...rest); } as typeof res.end;
+    res.once("close", () => {
+      const entry: AccessEntry = {
+        remoteAddr: req.socket.remoteAddress ?? "-",
+        method: req.method ?? "-",
+        target: req.url ?? "-",
+        httpVersion: req.httpVersion,
+        status: res.statusCode,
+        bytes: req.method === "HEAD" ? 0 : bytes,
+        requestHeader: (n) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; },
+        responseHeader: (n) => { const v = res.getHeader(n); return v === undefined ? undefined : String(v); },
+        start,
+        durationMs: performance.now() - t0,
+      };
+      this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+    });
+  }
+}
