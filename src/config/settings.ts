@@ -6,6 +6,8 @@ import { parseAddress } from "../sockets/address.ts";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 
+type Env = Record<string, string | undefined>;
+
 export interface Setting {
   /** Config-file key (camelCase). */
   key: string;
@@ -17,7 +19,7 @@ export interface Setting {
   section: "Server" | "Workers" | "Logging" | "Process" | "Config";
   parse: Parser;
   /** A value, or a function of the environment (gunicorn's PORT / WEB_CONCURRENCY). */
-  default: unknown | ((env: Record<string, string | undefined>) => unknown);
+  default: unknown | ((env: Env) => unknown);
   /** How the default reads in docs when it is computed. */
   defaultDoc?: string;
   /** Set on the command line or in the environment only, never in a config file. */
@@ -31,7 +33,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: "bind", flag: "bind", short: "b", meta: "ADDR", section: "Server",
     parse: list(bindItem),
-    default: (env) => [env.PORT ? `0.0.0.0:${env.PORT}` : "127.0.0.1:8000"],
+    default: (env: Env) => [env.PORT ? `0.0.0.0:${env.PORT}` : "127.0.0.1:8000"],
     defaultDoc: "`127.0.0.1:8000`; `0.0.0.0:$PORT` when `PORT` is set",
     doc: "Address to listen on, repeatable: `HOST:PORT`, `[v6]:PORT`, `unix:/path`, `fd://N`.",
   },
@@ -49,7 +51,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
-    default: (env) => (env.WEB_CONCURRENCY ? int(1, "a positive integer")(env.WEB_CONCURRENCY, "WEB_CONCURRENCY") : 1),
+    default: (env: Env) => (env.WEB_CONCURRENCY ? int(1, "a positive integer")(env.WEB_CONCURRENCY, "WEB_CONCURRENCY") : 1),
     defaultDoc: "`$WEB_CONCURRENCY` or 1",
     doc: "Number of worker processes.",
   },
@@ -143,6 +145,6 @@ export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.ma
 
 export const envName = (s: Setting): string => `GUVNOR_${s.flag.toUpperCase().replaceAll("-", "_")}`;
 
-export function defaultOf(s: Setting, env: Record<string, string | undefined> = process.env): unknown {
-  return typeof s.default === "function" ? (s.default as (e: typeof env) => unknown)(env) : s.default;
+export function defaultOf(s: Setting, env: Env = process.env): unknown {
+  return typeof s.default === "function" ? (s.default as (e: Env) => unknown)(env) : s.default;
 }

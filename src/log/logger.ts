@@ -23,10 +23,19 @@ export function formatTimestamp(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())} ${zone}`;
 }
 
+/** An error's stack, then its causes' ("Caused by: …"), so the user sees where it started. */
+function formatError(err: Error): string {
+  let out = err.stack ?? `${err.name}: ${err.message}`;
+  for (let c = err.cause, depth = 0; c !== undefined && depth < 5; c = (c as Error)?.cause, depth++) {
+    out += `\nCaused by: ${c instanceof Error ? c.stack ?? c.message : String(c)}`;
+  }
+  return out;
+}
+
 function formatArgs(args: unknown[]): string {
   return args.map((a) => {
     if (typeof a === "string") return a;
-    if (a instanceof Error) return a.stack ?? `${a.name}: ${a.message}`;
+    if (a instanceof Error) return formatError(a);
     return inspect(a, { depth: 4, colors: false });
   }).join(" ");
 }

@@ -51,10 +51,14 @@ export abstract class HttpWorker extends Worker {
       if (typeof chunk === "string") bytes += Buffer.byteLength(chunk);
       else if (chunk && typeof (chunk as Uint8Array).byteLength === "number") bytes += (chunk as Uint8Array).byteLength;
     };
-    // deno-lint-ignore no-explicit-any
-    res.write = function (this: http.ServerResponse, chunk: any, ...rest: any[]) { count(chunk); return write.call(this, chunk, ...rest); } as typeof res.write;
-    // deno-lint-ignore no-explicit-any
-    res.end = function (this: http.ServerResponse, chunk?: any, ...rest: any[]) { if (typeof chunk !== "function") count(chunk); return end.call(this, chunk, ...rest); } as typeof res.end;
+    res.write = function (this: http.ServerResponse, ...args: unknown[]) {
+      count(args[0]);
+      return write.apply(this, args as Parameters<typeof write>);
+    } as typeof res.write;
+    res.end = function (this: http.ServerResponse, ...args: unknown[]) {
+      if (typeof args[0] !== "function") count(args[0]);
+      return end.apply(this, args as Parameters<typeof end>);
+    } as typeof res.end;
     res.once("close", () => {
       const entry: AccessEntry = {
         remoteAddr: req.socket.remoteAddress ?? "-",

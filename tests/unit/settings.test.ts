@@ -1,0 +1,101 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { describe, it } from "node:test";
+import { bool, int, list, keyValue, oneOf, seconds, umask } from "../../src/config/coerce.ts";
+import { formatConfig, parseArgv, resolveConfig } from "../../src/config/load.ts";
+import { envName, SETTINGS } from "../../src/config/settings.ts";
+
+describe("setting parsers", () => {
+  it("accept good values from every kind of source", () => {
+    assert.equal(int(1, "a positive integer")("4", "--workers"), 4);
+    assert.equal(int(1, "a positive integer")(4, "workers in x"), 4);
+    assert.equal(seconds(0, "0 or more seconds")("2.5", "--timeout"), 2.5);
+    assert.equal(bool()("yes", "X"), true);
+    assert.equal(bool()("0", "X"), false);
+    assert.deepEqual(list()("a, b,c", "GUVNOR_BIND"), ["a", "b", "c"]);
+    assert.deepEqual(list()(["a"], "bind in x"), ["a"]);
+    assert.equal(umask()("022", "--umask"), 0o22);
+    assert.equal(umask()("0o7", "--umask"), 7);
+    assert.equal(umask()("0x12", "--umask"), 0x12);
+    assert.equal(oneOf("bun", "deno")("deno", "--runtime"), "deno");
+  });
+
+  it("name the source and the bad value", () => {
+    assert.throws(() => int(1, "a positive integer")("abc", "--workers"), /^ConfigError: --workers must be a positive integer \(got "abc"\)$/);
+    assert.throws(() => int(1, "a positive integer")(0, "workers in guvnor.config.ts"), /workers in guvnor\.config\.ts must be a positive integer \(got 0\)/);
+    assert.throws(() => int(0, "0 or more")("1.5", "GUVNOR_MAX_REQUESTS"), /GUVNOR_MAX_REQUESTS must be 0 or more/);
+    assert.throws(() => seconds(0, "0 or more seconds")("-1", "--timeout"), /--timeout must be 0 or more seconds/);
+    assert.throws(() => bool()("maybe", "GUVNOR_REUSE_PORT"), /true or false/);
+    assert.throws(() => list(keyValue)(["NOPE"], "--env"), /--env must be KEY=VALUE \(got "NOPE"\)/);
+    assert.throws(() => umask()("999", "--umask"), /octal mode/);
+    assert.throws(() => oneOf("bun", "deno")("node", "--runtime"), /--runtime must be one of bun, deno \(got "node"\)/);
+  });
+});
+
+describe("settings table", () => {
+  it("has the settings the contract names, each documented, with unique flags", () => {
+    const keys = SETTINGS.map((s) => s.key);
+    for (const k of ["bind", "workers", "workerClass", "timeout", "gracefulTimeout", "keepAlive", "maxRequests", "maxRequestsJitter",
+      "backlog", "reusePort", "config", "pid", "name", "accessLogfile", "accessLogformat", "errorLogfile", "logLevel", "env",
+      "chdir", "runtime", "checkConfig", "printConfig", "umask"]) assert.ok(keys.includes(k), k);
+    assert.equal(new Set(SETTINGS.map((s) => s.flag)).size, SETTINGS.length);
+    assert.equal(new Set(SETTINGS.filter((s) => s.short).map((s) => s.short)).size, SETTINGS.filter((s) => s.short).length);
+    for (const s of SETTINGS) assert.ok(s.doc.length > 10, s.key);
+    assert.equal(envName(SETTINGS.find((s) => s.key === "gracefulTimeout")!), "GUVNOR_GRACEFUL_TIMEOUT");
+  });
+});
+
+describe("resolveConfig", () => {
+  const dir = () => fs.mkdtempSync(path.join(os.tmpdir(), "guvnor-unit-"));
+
+  it("repeats list flags and takes APP as the positional", () => {
+    assert.deepEqual(parseArgv(["-b", "a:1", "--bind", "b:2", "-w", "3", "app.ts"]), { bind: ["a:1", "b:2"], workers: "3", app: "app.ts" });
+    assert.throws(() => parseArgv(["--nope"]), /Unknown option --nope/);
+    assert.throws(() => parseArgv(["-w"]), /Option --workers needs a value/);
+    assert.throws(() => parseArgv(["a.ts", "b.ts"]), /Expected one APP/);
+  });
+
+  it("applies command line > environment > config file > default", async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, "guvnor.config.json"), JSON.stringify({ workers: 3, timeout: 10, backlog: 64 }));
+    const { config, configFile } = await resolveConfig(["-w", "5", "app.ts"], { GUVNOR_WORKERS: "4", GUVNOR_TIMEOUT: "20" }, d);
+    assert.equal(configFile, path.join(d, "guvnor.config.json"));
+    assert.equal(config.workers, 5);
+    assert.equal(config.timeout, 20);
+    assert.equal(config.backlog, 64);
+    assert.equal(config.gracefulTimeout, 30);
+    assert.deepEqual(config.bind, ["127.0.0.1:8000"]);
+    assert.match(formatConfig(config), /^workers\s+= 5$/m);
+  });
+
+  it("reads package.json#guvnor and .guvnorrc", async () => {
+    const d = dir();
+    fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({ name: "x", guvnor: { workers: 6 } }));
+    assert.equal((await resolveConfig([], {}, d)).config.workers, 6);
+    const e = dir();
+    fs.writeFileSync(path.join(e, ".guvnorrc"), "timeout=11\n");
+    assert.equal((await resolveConfig([], {}, e)).config.timeout, 11);
+  });
+
+  it("rejects unknown keys, command-line-only keys and bad values in the file", async () => {
+    // A fresh directory per file: Deno caches a module imported from the same path.
+    const withFile = (content: object) => {
+      const d = dir();
+      fs.writeFileSync(path.join(d, "guvnor.config.json"), JSON.stringify(content));
+      return d;
+    };
+    await assert.rejects(resolveConfig([], {}, withFile({ wokers: 3 })), /Unknown setting "wokers" in guvnor\.config\.json/);
+    await assert.rejects(resolveConfig([], {}, withFile({ checkConfig: true })), /can only be given on the command line/);
+    await assert.rejects(resolveConfig([], {}, withFile({ workers: "many" })), /workers in guvnor\.config\.json must be a positive integer \(got "many"\)/);
+  });
+
+  it("defaults from PORT and WEB_CONCURRENCY, and names a bad WEB_CONCURRENCY", async () => {
+    const d = dir();
+    const { config } = await resolveConfig([], { PORT: "5000", WEB_CONCURRENCY: "3" }, d);
+    assert.deepEqual(config.bind, ["0.0.0.0:5000"]);
+    assert.equal(config.workers, 3);
+    await assert.rejects(resolveConfig([], { WEB_CONCURRENCY: "lots" }, d), /WEB_CONCURRENCY must be a positive integer/);
+  });
+});
