@@ -10,9 +10,11 @@ export interface Config {
   workers: number;
   workerClass: string;
   timeout: number;
+  bootTimeout: number;
   gracefulTimeout: number;
   maxRequests: number;
   maxRequestsJitter: number;
+  maxWorkerMemory: number;
   runtime: "bun" | "deno";
   env: string[];
   workerTmpDir: string;

@@ -1,4 +1,6 @@
 // The behavioural suite with the guvnor CLI running on Bun.
 import { behaviourSuite } from "./suite.ts";
+import { supervisionSuite } from "./suite-supervision.ts";
 
 behaviourSuite("bun");
+supervisionSuite("bun");

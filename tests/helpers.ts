@@ -185,3 +185,33 @@ export function request(target: string | RequestTarget, timeoutMs = 10_000): Pro
     }
   });
 }
+
+/** Keeps `loops` clients opening fresh connections until stop(); counts outcomes and pids. */
+export function continuousLoad(url: string, loops = 4): { stop: () => Promise<{ ok: number; failed: number; errors: string[]; pids: Set<string> }> } {
+  let running = true;
+  const result = { ok: 0, failed: 0, errors: [] as string[], pids: new Set<string>() };
+  const workers = Array.from({ length: loops }, async () => {
+    while (running) {
+      try {
+        const r = await request(url, 5000);
+        if (r.status === 200) {
+          result.ok++;
+          result.pids.add(r.body);
+        } else {
+          result.failed++;
+          result.errors.push(`status ${r.status}`);
+        }
+      } catch (err) {
+        result.failed++;
+        result.errors.push(String((err as { code?: string }).code ?? err));
+      }
+    }
+  });
+  return {
+    stop: async () => {
+      running = false;
+      await Promise.all(workers);
+      return result;
+    },
+  };
+}

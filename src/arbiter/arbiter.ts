@@ -1,6 +1,7 @@
 // The arbiter: one loop over a signal queue (gunicorn's model). Signal handlers only enqueue;
-// the loop dispatches each to a handle<SIG>() method, then reaps, murders and tops up workers.
+// the loop dispatches each to a handle<SIG>() method, then reaps, inspects and tops up workers.
 import process from "node:process";
+import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
 import { ExitCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
@@ -14,6 +15,7 @@ export const VERSION = "0.1.0";
 
 const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 type Sig = (typeof SIGNALS)[number];
+const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
 /** Thrown inside the loop to end it with an exit code. */
 class Halt {
@@ -22,29 +24,50 @@ class Halt {
 
 export interface ArbiterOptions {
   cfg: Config;
+  hooks: Hooks;
   /** Directory the app path is relative to. */
   cwd: string;
   log: Logger;
   /** Reopens the arbiter's own log files (USR1). */
   reopenLogs: () => void;
+  /** Loads the config again (HUP); rejects with a ConfigError. */
+  reloadConfig: () => Promise<{ cfg: Config; hooks: Hooks }>;
+}
+
+/** A HUP in progress: what to go back to if the new generation cannot boot. */
+interface Reload {
+  generation: number;
+  previous: { cfg: Config; hooks: Hooks; generation: number };
 }
 
 export class Arbiter {
   readonly pid = process.pid;
-  readonly cfg: Config;
+  cfg: Config;
+  hooks: Hooks;
   readonly log: Logger;
   listeners: Listener[] = [];
   numWorkers: number;
+  generation = 1;
   readonly #spawner: WorkerSpawner;
   readonly #signals: Sig[] = [];
   #wake: () => void = () => {};
   #pidfile?: Pidfile;
+  #stopping = false;
+  #ready = false;
+  #reload?: Reload;
+  /** Crash-loop brake: consecutive early deaths, and when the next spawn may happen. */
+  #failures = 0;
+  #respawnAt = 0;
 
   constructor(readonly opts: ArbiterOptions) {
     this.cfg = opts.cfg;
+    this.hooks = opts.hooks;
     this.log = opts.log;
     this.numWorkers = opts.cfg.workers;
-    this.#spawner = new WorkerSpawner({ cfg: opts.cfg, cwd: opts.cwd, log: opts.log, onExit: () => this.#wake() });
+    this.#spawner = new WorkerSpawner({
+      cwd: opts.cwd, log: opts.log, onExit: () => this.#wake(),
+      workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
+    });
   }
 
   /** Runs until stopped; resolves to the process exit code. */
@@ -52,16 +75,16 @@ export class Arbiter {
     try {
       await this.start();
       for (;;) {
-        await this.#sleep(Math.max(10, Math.min(1000, this.#spawner.respawnAt - Date.now() || 1000)));
-        this.#reapWorkers();
+        await this.#sleep(this.#tick());
+        await this.#reapWorkers();
         const sig = this.#signals.shift();
         if (sig) await this.#dispatch(sig);
-        this.#murderWorkers();
-        this.#manageWorkers();
+        this.#inspectWorkers();
+        await this.#manageWorkers();
       }
     } catch (err) {
       if (!(err instanceof Halt)) throw err;
-      return this.#halt(err.code, err.reason);
+      return await this.#halt(err.code, err.reason);
     }
   }
 
@@ -70,6 +93,7 @@ export class Arbiter {
     const cfg = this.cfg;
     this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
+    await this.#hook("onStarting");
     this.listeners = await createListeners(cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log });
     if (cfg.pid) {
       this.#pidfile = new Pidfile(cfg.pid);
@@ -84,7 +108,19 @@ export class Arbiter {
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
     for (const sig of SIGNALS) runtime.onSignal(sig, () => this.#enqueue(sig));
     this.#spawner.listeners = this.listeners;
-    this.#manageWorkers();
+    await this.#manageWorkers();
+  }
+
+  /** Every worker record, oldest first (for hooks and tests). */
+  get workers(): WorkerRecord[] {
+    return this.#spawner.all();
+  }
+
+  /** How long the loop sleeps: short while workers boot or wait to be replaced, else a second. */
+  #tick(): number {
+    const pending = this.#spawner.all().some((w) => !w.booted || w.recycling);
+    const untilRespawn = this.#respawnAt - Date.now();
+    return Math.max(10, Math.min(pending ? 100 : 1000, untilRespawn > 0 ? untilRespawn : 1000));
   }
 
   #enqueue(sig: Sig): void {
@@ -99,20 +135,46 @@ export class Arbiter {
     });
   }
 
+  #hook(name: HookName, ...args: unknown[]): Promise<void> {
+    return callHook(this.hooks, name, this.log, this, ...args);
+  }
+
   async #dispatch(sig: Sig): Promise<void> {
     this.log.info(`Handling signal: ${sig.slice(3).toLowerCase()}`);
     switch (sig) {
+      case "SIGHUP": return await this.handleHup();
       case "SIGTERM": return await this.handleTerm();
       case "SIGINT": return await this.handleInt();
       case "SIGQUIT": return await this.handleInt();
-      case "SIGTTIN": return this.handleTtin();
-      case "SIGTTOU": return this.handleTtou();
+      case "SIGTTIN": return await this.handleTtin();
+      case "SIGTTOU": return await this.handleTtou();
       case "SIGUSR1": return this.handleUsr1();
-      case "SIGWINCH": return this.handleWinch();
-      case "SIGHUP":
-      case "SIGUSR2":
-        this.log.warn(`${sig} is not supported yet; ignoring it`);
+      case "SIGUSR2": return this.handleUsr2();
+      case "SIGWINCH": return await this.handleWinch();
     }
+  }
+
+  /** HUP: reload the config, start a new generation, retire the old one once the new one serves. */
+  async handleHup(): Promise<void> {
+    this.log.info("Hang up: Master");
+    let next;
+    try {
+      next = await this.opts.reloadConfig();
+    } catch (err) {
+      this.log.error(`Reload failed, keeping the current config and workers: ${(err as Error).message}`);
+      return;
+    }
+    if (JSON.stringify(next.cfg.bind) !== JSON.stringify(this.cfg.bind)) {
+      this.log.warn("bind changed in the config: the listening sockets stay as they are until a restart");
+    }
+    const previous = this.#reload?.previous ?? { cfg: this.cfg, hooks: this.hooks, generation: this.generation };
+    this.cfg = next.cfg;
+    this.hooks = next.hooks;
+    this.generation++;
+    this.#reload = { generation: this.generation, previous };
+    await this.#hook("onReload");
+    await this.#setNumWorkers(this.cfg.workers);
+    for (const rec of this.#spawner.all()) if (rec.generation < this.generation) rec.recycling = true;
   }
 
   /** TERM: graceful stop. */
@@ -128,13 +190,13 @@ export class Arbiter {
   }
 
   /** TTIN: one worker more. */
-  handleTtin(): void {
-    this.numWorkers++;
+  async handleTtin(): Promise<void> {
+    await this.#setNumWorkers(this.numWorkers + 1);
   }
 
   /** TTOU: one worker fewer, never below one. */
-  handleTtou(): void {
-    if (this.numWorkers > 1) this.numWorkers--;
+  async handleTtou(): Promise<void> {
+    if (this.numWorkers > 1) await this.#setNumWorkers(this.numWorkers - 1);
   }
 
   /** USR1: reopen log files here and in every worker. */
@@ -143,52 +205,129 @@ export class Arbiter {
     this.#spawner.killAll("SIGUSR1");
   }
 
-  /** WINCH: gracefully stop every worker; the arbiter and its sockets stay. */
-  handleWinch(): void {
+  /** USR2: hot upgrade is not built yet; say so rather than pretend. */
+  handleUsr2(): void {
+    this.log.warn("USR2 (hot upgrade) is not supported yet; ignoring it");
+  }
+
+  /** WINCH: gracefully stop every worker; the arbiter and its sockets stay (HUP or TTIN bring workers back). */
+  async handleWinch(): Promise<void> {
     this.log.info("graceful stop of workers");
-    this.numWorkers = 0;
+    await this.#setNumWorkers(0);
   }
 
   /** Stops every worker: TERM (graceful, up to graceful-timeout) or QUIT, then SIGKILL what is left. */
   async stop(graceful: boolean): Promise<void> {
-    this.#spawner.stopping = true;
+    this.#stopping = true;
     const limit = graceful ? this.cfg.gracefulTimeout * 1000 : 1000;
     await this.#spawner.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
+    await this.#reapWorkers();
   }
 
   /** Closes the sockets, removes the pid file: the one way out of the arbiter. */
-  #halt(code: number, reason?: string): number {
+  async #halt(code: number, reason?: string): Promise<number> {
+    this.#stopping = true;
     this.#spawner.killAll("SIGKILL");
     closeListeners(this.listeners);
     this.#pidfile?.unlink();
+    await this.#hook("onExit");
     this.log.info("Shutting down: Master");
     if (reason) this.log.info(`Reason: ${reason}`);
     return code;
   }
 
-  #reapWorkers(): void {
+  async #setNumWorkers(n: number): Promise<void> {
+    const old = this.numWorkers;
+    this.numWorkers = n;
+    if (n !== old) await this.#hook("nworkersChanged", n, old);
+  }
+
+  async #reapWorkers(): Promise<void> {
     for (const { rec, status } of this.#spawner.reap()) {
-      if (this.#spawner.stopping) continue;
-      // A worker that cannot boot stops everything instead of restarting forever.
-      if (status.code === ExitCode.APP_LOAD_ERROR) throw new Halt(ExitCode.APP_LOAD_ERROR, "App failed to load.");
-      if (status.code === ExitCode.WORKER_BOOT_ERROR) throw new Halt(ExitCode.WORKER_BOOT_ERROR, "Worker failed to boot.");
-      void rec;
+      await this.#hook("childExit", rec, status);
+      if (this.#stopping) continue;
+      const bootError = status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR;
+      const reason = status.code === ExitCode.APP_LOAD_ERROR ? "App failed to load." : "Worker failed to boot.";
+      // A new generation that cannot boot: keep the old one (gunicorn would halt).
+      if (bootError && this.#reload && rec.generation === this.#reload.generation) {
+        this.#abortReload(`new workers cannot start (exit ${status.code}: ${reason})`);
+        continue;
+      }
+      // Otherwise a worker that cannot boot stops everything instead of restarting forever.
+      if (bootError) throw new Halt(status.code!, reason);
+      this.#brake(rec, status);
     }
   }
 
-  /** Kills workers whose heartbeat is older than timeout (SIGABRT, then SIGKILL). */
-  #murderWorkers(): void {
-    if (this.cfg.timeout > 0) this.#spawner.murder(this.cfg.timeout * 1000);
+  #abortReload(why: string): void {
+    const r = this.#reload!;
+    this.log.error(`Reload failed, keeping the old workers: ${why}`);
+    for (const rec of this.#spawner.all()) {
+      if (rec.generation === r.generation) this.#spawner.kill(rec, "SIGKILL");
+      else rec.recycling = false;
+    }
+    this.cfg = r.previous.cfg;
+    this.hooks = r.previous.hooks;
+    this.generation = r.previous.generation;
+    this.numWorkers = this.cfg.workers;
+    this.#reload = undefined;
   }
 
-  /** Tops the worker count up to numWorkers, or retires the oldest beyond it. */
-  #manageWorkers(): void {
-    if (this.#spawner.stopping || Date.now() < this.#spawner.respawnAt) return;
-    const live = this.#spawner.active();
-    for (let n = live.length; n < this.numWorkers; n++) this.#spawner.spawn();
-    const excess = live.length - this.numWorkers;
-    if (excess > 0) for (const rec of live.slice(0, excess)) this.#spawner.retire(rec);
+  /** A worker that died on its own soon after it started delays the next spawn, growing to 10 s. */
+  #brake(rec: WorkerRecord, status: { code: number | null; signal: string | null }): void {
+    const ours = status.signal !== null && rec.sent === status.signal;
+    if (status.code === 0 || ours || rec.retiring || rec.recycling) return;
+    if (Date.now() - rec.spawnedAt >= 5000) {
+      this.#failures = 0;
+      return;
+    }
+    const delay = Math.min(10_000, 100 * 2 ** this.#failures++);
+    this.#respawnAt = Date.now() + delay;
+    if (delay >= 1000) this.log.warn(`Workers are dying right after they start; next spawn in ${delay / 1000} s`);
+  }
+
+  /** Heartbeats: timeouts are killed; workers over max-requests or max-worker-memory are recycled. */
+  #inspectWorkers(): void {
+    if (this.#stopping) return;
+    for (const { rec, why } of this.#spawner.inspect(this.cfg).recycle) {
+      this.log.info(`Recycling worker (pid:${rec.pid}): ${why}`);
+      rec.recycling = true;
+    }
+    // A new generation that does not boot in time is a failed reload.
+    const r = this.#reload;
+    if (r && this.cfg.bootTimeout > 0) {
+      const late = this.#spawner.all().some((w) => w.generation === r.generation && !w.booted && Date.now() - w.spawnedAt > this.cfg.bootTimeout * 1000);
+      if (late) this.#abortReload(`new workers did not start serving within ${this.cfg.bootTimeout} s`);
+    }
+  }
+
+  /**
+   * Tops the current generation up to numWorkers (or retires the oldest beyond it); retires
+   * recycled workers only once enough of their replacements serve, so capacity never dips.
+   */
+  async #manageWorkers(): Promise<void> {
+    if (this.#stopping) return;
+    const all = this.#spawner.all();
+    const current = all.filter((w) => w.generation === this.generation && !w.recycling && !w.retiring);
+    if (Date.now() >= this.#respawnAt) {
+      for (let n = current.length; n < this.numWorkers; n++) {
+        await this.#hook("preSpawn", { age: this.#spawner.nextAge });
+        const rec = this.#spawner.spawn(this.cfg, this.generation);
+        await this.#hook("postSpawn", rec);
+      }
+    }
+    for (const rec of current.slice(0, Math.max(0, current.length - this.numWorkers))) this.#spawner.retire(rec);
+    const serving = current.filter((w) => w.booted).length;
+    if (serving >= this.numWorkers) {
+      for (const rec of all) if (rec.recycling) this.#spawner.retire(rec);
+      if (this.#reload) {
+        this.log.info(`Reloaded: ${serving} new worker${serving === 1 ? "" : "s"} serving, the old ones are finishing`);
+        this.#reload = undefined;
+      }
+      if (!this.#ready && serving > 0) {
+        this.#ready = true;
+        await this.#hook("whenReady");
+      }
+    }
   }
 }
-
-export type { WorkerRecord };

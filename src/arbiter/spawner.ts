@@ -1,4 +1,5 @@
-// Worker processes as the arbiter sees them: spawn, signal, reap, time out.
+// Worker processes as the arbiter sees them: spawn, signal, reap, and read their heartbeats.
+import fs from "node:fs";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../log/logger.ts";
@@ -7,25 +8,32 @@ import { scriptCommand } from "../runtime/command.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { Config } from "../types.ts";
 import { WORKER_ENV, type WorkerState } from "../worker/bootstrap.ts";
-import { createHeartbeat, heartbeatPath, lastBeat, removeHeartbeat } from "../worker/heartbeat.ts";
+import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, removeHeartbeat } from "../worker/heartbeat.ts";
 
 export interface WorkerRecord {
-  pid: number;
-  age: number;
-  handle: ChildProcessHandle;
-  heartbeat: string;
-  spawnedAt: number;
+  readonly pid: number;
+  readonly age: number;
+  /** Workers started by the same config; HUP starts a new generation. */
+  readonly generation: number;
+  readonly handle: ChildProcessHandle;
+  readonly heartbeat: string;
+  readonly spawnedAt: number;
+  /** Has beaten at least once: it is serving. */
+  booted: boolean;
   /** The last signal the arbiter sent it, so its death is not blamed on others. */
   sent?: string;
   abortedAt?: number;
-  /** Asked to stop (TTOU, recycling); no longer counted as serving. */
+  /** Still serving, but to be replaced: once its replacement has booted it is retired. */
+  recycling: boolean;
+  /** Sent TERM; finishing its requests. */
   retiring: boolean;
 }
 
 export interface SpawnerOptions {
-  cfg: Config;
   cwd: string;
   log: Logger;
+  /** Names of the worker-side hooks the config file defines. */
+  workerHooks: () => string[];
   /** Called when any worker exits, to wake the arbiter's loop. */
   onExit: () => void;
 }
@@ -34,18 +42,19 @@ const WORKER_MAIN = fileURLToPath(new URL("../worker/main.ts", import.meta.url))
 
 export class WorkerSpawner {
   listeners: Listener[] = [];
-  stopping = false;
   readonly #workers = new Map<number, WorkerRecord>();
   readonly #exits: { rec: WorkerRecord; status: ExitStatus }[] = [];
   #age = 0;
-  /** Crash-loop brake: consecutive early deaths, and when the next spawn may happen. */
-  #failures = 0;
-  respawnAt = 0;
 
   constructor(readonly opts: SpawnerOptions) {}
 
-  spawn(): WorkerRecord {
-    const { cfg, cwd, log } = this.opts;
+  /** The age the next worker will get. */
+  get nextAge(): number {
+    return this.#age + 1;
+  }
+
+  spawn(cfg: Config, generation: number): WorkerRecord {
+    const { cwd, log } = this.opts;
     const age = ++this.#age;
     const heartbeat = heartbeatPath(cfg.workerTmpDir, process.pid, age);
     createHeartbeat(heartbeat);
@@ -56,29 +65,27 @@ export class WorkerSpawner {
       sockets: this.listeners.map((l, i) => ({ fd: childFds[i], address: l.address, kind: l.kind })),
       cfg,
       cwd,
+      hooks: this.opts.workerHooks(),
     };
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     for (const kv of cfg.env) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
     env[WORKER_ENV] = JSON.stringify(state);
     const handle = runtime.spawn({ cmd: scriptCommand(cfg.runtime, WORKER_MAIN), env, cwd, fds: this.listeners.map((l) => l.fd) });
-    const rec: WorkerRecord = { pid: handle.pid, age, handle, heartbeat, spawnedAt: Date.now(), retiring: false };
+    const rec: WorkerRecord = {
+      pid: handle.pid, age, generation, handle, heartbeat, spawnedAt: Date.now(), booted: false, recycling: false, retiring: false,
+    };
     this.#workers.set(rec.pid, rec);
     handle.exited.then((status) => {
       this.#exits.push({ rec, status });
       this.opts.onExit();
     });
-    log.debug(`Spawned worker ${age} (pid: ${rec.pid})`);
+    log.debug(`Spawned worker ${age} (pid: ${rec.pid}, generation ${generation})`);
     return rec;
   }
 
-  /** Serving workers, oldest first. */
-  active(): WorkerRecord[] {
-    return [...this.#workers.values()].filter((w) => !w.retiring).sort((a, b) => a.age - b.age);
-  }
-
-  get size(): number {
-    return this.#workers.size;
+  all(): WorkerRecord[] {
+    return [...this.#workers.values()].sort((a, b) => a.age - b.age);
   }
 
   kill(rec: WorkerRecord, signal: string): void {
@@ -94,8 +101,9 @@ export class WorkerSpawner {
     for (const rec of this.#workers.values()) this.kill(rec, signal);
   }
 
-  /** Graceful stop of one worker; a replacement may start at once. */
+  /** Graceful stop of one worker. */
   retire(rec: WorkerRecord): void {
+    if (rec.retiring) return;
     rec.retiring = true;
     this.kill(rec, "SIGTERM");
   }
@@ -115,38 +123,46 @@ export class WorkerSpawner {
       } else if (status.code !== 0) {
         log.error(`Worker (pid:${rec.pid}) exited with code ${status.code}`);
       }
-      this.#brake(rec, status);
     }
     return out;
   }
 
-  /** A worker that died on its own soon after it started delays the next spawn, growing to 10 s. */
-  #brake(rec: WorkerRecord, status: ExitStatus): void {
-    const ours = status.signal !== null && rec.sent === status.signal;
-    if (status.code === 0 || ours || rec.retiring) return;
-    if (Date.now() - rec.spawnedAt >= 5000) {
-      this.#failures = 0;
-      return;
-    }
-    const delay = Math.min(10_000, 100 * 2 ** this.#failures++);
-    this.respawnAt = Date.now() + delay;
-    if (delay >= 1000) this.opts.log.warn(`Workers are dying right after they start; next spawn in ${delay / 1000} s`);
-  }
-
-  /** SIGABRT to a worker silent for timeoutMs, SIGKILL if it is still there a second later. */
-  murder(timeoutMs: number): void {
-    const now = Date.now();
+  /**
+   * Reads every worker's heartbeat: marks the booted, kills the silent (SIGABRT, then SIGKILL a
+   * second later) and the ones that never booted, and returns those asking to be recycled.
+   */
+  inspect(cfg: Config): { recycle: { rec: WorkerRecord; why: string }[] } {
+    const now = Date.now(), recycle: { rec: WorkerRecord; why: string }[] = [];
     for (const rec of this.#workers.values()) {
       const beat = lastBeat(rec.heartbeat);
-      if (!beat || now - beat <= timeoutMs) continue; // not booted yet, or alive
-      if (rec.abortedAt === undefined) {
-        this.opts.log.fatal(`WORKER TIMEOUT (pid:${rec.pid})`);
-        rec.abortedAt = now;
-        this.kill(rec, "SIGABRT");
-      } else if (now - rec.abortedAt >= 1000) {
-        this.kill(rec, "SIGKILL");
+      if (beat === null || rec.sent === "SIGKILL") continue;
+      if (beat > 0) rec.booted = true;
+      if (!rec.booted) {
+        if (cfg.bootTimeout > 0 && now - rec.spawnedAt > cfg.bootTimeout * 1000) {
+          this.opts.log.fatal(`WORKER BOOT TIMEOUT (pid:${rec.pid}): not serving ${cfg.bootTimeout} s after it was spawned`);
+          this.kill(rec, "SIGKILL");
+        }
+        continue;
+      }
+      if (cfg.timeout > 0 && now - beat > cfg.timeout * 1000) {
+        if (rec.abortedAt === undefined) {
+          this.opts.log.fatal(`WORKER TIMEOUT (pid:${rec.pid}): no heartbeat for ${((now - beat) / 1000).toFixed(1)} s`);
+          rec.abortedAt = now;
+          this.kill(rec, "SIGABRT");
+        } else if (now - rec.abortedAt >= 1000) {
+          this.kill(rec, "SIGKILL");
+        }
+        continue;
+      }
+      if (rec.recycling || rec.retiring) continue;
+      const note = readHeartbeatNote(rec.heartbeat);
+      if (note) recycle.push({ rec, why: note });
+      else if (cfg.maxWorkerMemory > 0) {
+        const rss = rssMiB(rec.pid);
+        if (rss > cfg.maxWorkerMemory) recycle.push({ rec, why: `memory ${rss} MiB > max-worker-memory ${cfg.maxWorkerMemory} MiB` });
       }
     }
+    return { recycle };
   }
 
   /** Sends `signal` to every worker and waits up to limitMs for them; SIGKILLs the rest. */
@@ -163,6 +179,15 @@ export class WorkerSpawner {
       this.killAll("SIGKILL");
       await all();
     }
-    this.reap();
+  }
+}
+
+/** Resident memory of a process in MiB (Linux), 0 when unknown. */
+function rssMiB(pid: number): number {
+  try {
+    const kb = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
+    return kb ? Math.round(Number(kb[1]) / 1024) : 0;
+  } catch {
+    return 0;
   }
 }

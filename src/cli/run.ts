@@ -15,7 +15,8 @@ export async function runCli(argv: string[]): Promise<number> {
   let checking = false; // --check-config: anything wrong exits 1
   try {
     // 1. The effective config.
-    const { config: cfg } = await resolveConfig(argv);
+    const startCwd = process.cwd();
+    const { config: cfg, hooks } = await resolveConfig(argv, process.env, startCwd);
     checking = cfg.checkConfig;
     if (cfg.chdir) chdir(cfg.chdir);
     const cwd = process.cwd();
@@ -34,7 +35,11 @@ export async function runCli(argv: string[]): Promise<number> {
     // 3. The arbiter, logging to the error log from here on.
     let sink: Sink = cfg.errorLogfile && cfg.errorLogfile !== "-" ? openSink(cfg.errorLogfile, "stderr") : stderr;
     const log = createLogger({ level: cfg.logLevel, sink: () => sink });
-    const arbiter = new Arbiter({ cfg, cwd, log, reopenLogs: () => sink.reopen() });
+    const reloadConfig = async () => {
+      const next = await resolveConfig(argv, process.env, startCwd);
+      return { cfg: next.config, hooks: next.hooks };
+    };
+    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig });
     try {
       return await arbiter.run();
     } catch (err) {

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { loadConfig } from "c12";
 import { ConfigError } from "../errors.ts";
 import type { Config } from "../types.ts";
+import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
 import { defaultOf, envName, type Setting, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
 
 type Raw = Partial<Record<string, unknown>>;
@@ -14,6 +15,8 @@ export interface ResolvedConfig {
   config: Config;
   /** Absolute path of the config file that was loaded, if any. */
   configFile?: string;
+  /** Server hooks defined in the config file. */
+  hooks: Hooks;
 }
 
 /** Flag values from argv, still raw strings; APP is the one positional. */
@@ -64,9 +67,23 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
   } catch (err) {
     throw new ConfigError(`Invalid config file ${explicit || "guvnor.config.*"}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
   }
-  const raw = (result.config ?? {}) as Raw;
+  let raw = (result.config ?? {}) as Raw;
   const file = result.configFile && fs.existsSync(result.configFile) ? result.configFile : undefined;
+  if (file?.endsWith(".json")) {
+    // Runtimes cache JSON modules by path, so a reload (HUP) would see the old file: read it fresh,
+    // over the other layers (.guvnorrc, package.json#guvnor).
+    const others = (result.layers ?? []).filter((l) => l.configFile !== file && !l.configFile?.endsWith(path.basename(file)));
+    raw = Object.assign({}, ...others.reverse().map((l) => l.config ?? {}), readJson(file));
+  }
   return { raw, file };
+}
+
+function readJson(file: string): Raw {
+  try {
+    return JSON.parse(fs.readFileSync(file, "utf8"));
+  } catch (err) {
+    throw new ConfigError(`Invalid config file ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 function parseFrom(s: Setting, raw: unknown, source: string): unknown {
@@ -87,7 +104,9 @@ export async function resolveConfig(
   // 2. The config file (c12): guvnor.config.*, .guvnorrc, package.json#guvnor.
   const { raw: fileRaw, file } = await fromFile(explicit, cwd);
   const fileName = file ? path.relative(cwd, file) || file : "the config file";
+  const hooks = pickHooks(fileRaw, fileName);
   for (const key of Object.keys(fileRaw)) {
+    if (isHookName(key)) continue;
     const s = SETTINGS_BY_KEY.get(key);
     if (!s) throw new ConfigError(`Unknown setting "${key}" in ${fileName}`);
     if (s.cliOnly) throw new ConfigError(`Setting "${key}" in ${fileName} can only be given on the command line`);
@@ -102,7 +121,12 @@ export async function resolveConfig(
     else config[s.key] = defaultOf(s, env);
   }
   if (file) config.config = file;
-  return { config: config as unknown as Config, configFile: file };
+  return { config: config as unknown as Config, configFile: file, hooks };
+}
+
+/** A worker's hooks: the config file loaded again in the worker process (functions do not serialize). */
+export async function loadHooks(configFile: string, cwd: string): Promise<Hooks> {
+  return pickHooks((await fromFile(configFile, cwd)).raw, configFile);
 }
 
 /** gunicorn's --print-config: `name = value`, one per line. */

@@ -5,7 +5,8 @@ import type { Logger } from "../log/logger.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import { runtime } from "../runtime/index.ts";
 import { setParentDeathSignal } from "../sockets/libc.ts";
-import { beat, heartbeatPath } from "./heartbeat.ts";
+import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
+import { beat, heartbeatPath, writeHeartbeatNote } from "./heartbeat.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
 export interface AppSource {
@@ -28,6 +29,8 @@ export class Worker {
   nr = 0;
   /** Set to true on a graceful stop request (TERM), false on a quick one. */
   protected graceful = true;
+  /** Worker-side server hooks from the config file (set by the bootstrap). */
+  hooks: Hooks = {};
   #beatTimer?: ReturnType<typeof setInterval>;
   readonly #stopRequested = Promise.withResolvers<void>();
   readonly #heartbeat: string;
@@ -66,10 +69,13 @@ export class Worker {
     runtime.onSignal("SIGINT", () => this.handleQuit());
     runtime.onSignal("SIGQUIT", () => this.handleQuit());
     runtime.onSignal("SIGUSR1", () => this.handleUsr1());
+    // With no listener SIGABRT kills at once (a blocked loop could not run one anyway).
+    if (this.hooks.workerAbort) runtime.onSignal("SIGABRT", () => this.handleAbort());
     // Signals meant for the arbiter that reach the whole process group must not stop a worker.
     for (const sig of ["SIGHUP", "SIGWINCH", "SIGTTIN", "SIGTTOU", "SIGUSR2"]) runtime.onSignal(sig, () => {});
     // 3. The app.
     this.appExport = await this.app.load();
+    await this.callHook("postWorkerInit");
     // 4. The heartbeat: a timer, so a blocked event loop goes silent.
     const every = Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000));
     this.#beatTimer = setInterval(() => this.notify(), every);
@@ -97,6 +103,8 @@ export class Worker {
 
   /** TERM: stop accepting, finish in-flight requests, exit. */
   handleExit(): void {
+    // Still importing the app: there is nothing in flight to finish.
+    if (!this.booted) process.exit(0);
     this.graceful = true;
     this.alive = false;
     this.#stopRequested.resolve();
@@ -108,10 +116,37 @@ export class Worker {
   }
 
   /** INT/QUIT: exit now. */
-  handleQuit(): void {
+  async handleQuit(): Promise<void> {
     this.graceful = false;
     this.alive = false;
+    await this.callHook("workerInt");
+    await this.callHook("workerExit");
     process.exit(0);
+  }
+
+  /** SIGABRT (the arbiter's timeout), when a workerAbort hook wants to see it. */
+  async handleAbort(): Promise<void> {
+    this.alive = false;
+    await this.callHook("workerAbort");
+    process.exit(1);
+  }
+
+  /**
+   * Asks the arbiter to replace this worker (max-requests, or your own reason). It keeps
+   * serving; the arbiter starts its replacement first, then sends TERM, so capacity never dips.
+   */
+  requestRecycle(why: string): void {
+    this.log.info(`Asking to be recycled: ${why}`);
+    try {
+      writeHeartbeatNote(this.#heartbeat, why);
+    } catch {
+      this.handleExit(); // no arbiter to ask: stop gracefully, it respawns us
+    }
+  }
+
+  /** Runs a worker-side hook with this worker; errors are logged, not thrown. */
+  callHook(name: HookName, ...args: unknown[]): Promise<void> {
+    return callHook(this.hooks, name, this.log, this, ...args);
   }
 
   /** USR1: reopen log files. */

@@ -9,6 +9,7 @@ import type { SocketInfo } from "../sockets/listeners.ts";
 import { setCloexec } from "../sockets/libc.ts";
 import type { Config } from "../types.ts";
 import { loadWorkerClass } from "./classes.ts";
+import { loadHooks } from "../config/load.ts";
 
 /** What the arbiter serializes into GUVNOR_WORKER for each worker. */
 export interface WorkerState {
@@ -18,6 +19,8 @@ export interface WorkerState {
   cfg: Config;
   /** Directory the app and worker class paths are relative to. */
   cwd: string;
+  /** Worker-side hooks the config file defines; the worker loads the file again only then. */
+  hooks: string[];
 }
 
 export const WORKER_ENV = "GUVNOR_WORKER";
@@ -36,6 +39,7 @@ export async function bootstrap(state: WorkerState): Promise<never> {
     const app = { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.onReopenLogs = () => sink.reopen();
+    if (state.hooks.length && cfg.config) worker.hooks = await loadHooks(cfg.config, state.cwd);
   } catch (err) {
     log.error("Exception in worker process", err);
     process.exit(err instanceof AppLoadError ? ExitCode.APP_LOAD_ERROR : ExitCode.WORKER_BOOT_ERROR);
@@ -47,5 +51,6 @@ export async function bootstrap(state: WorkerState): Promise<never> {
     if (err instanceof AppLoadError) process.exit(ExitCode.APP_LOAD_ERROR);
     process.exit(worker.booted ? 1 : ExitCode.WORKER_BOOT_ERROR);
   }
+  await worker.callHook("workerExit");
   process.exit(0);
 }

@@ -24,8 +24,22 @@ export function lastBeat(file: string): number | null {
   }
 }
 
+/** Arbiter: what the worker wrote in the file (a recycle request), or "". */
+export function readHeartbeatNote(file: string): string {
+  try {
+    return fs.statSync(file).size > 0 ? fs.readFileSync(file, "utf8").trim() : "";
+  } catch {
+    return "";
+  }
+}
+
 export function removeHeartbeat(file: string): void {
   fs.rmSync(file, { force: true });
+}
+
+/** Worker: ask the arbiter to replace this worker (it keeps serving until told to stop). */
+export function writeHeartbeatNote(file: string, note: string): void {
+  fs.writeFileSync(file, note);
 }
 
 /** Worker: one beat. */

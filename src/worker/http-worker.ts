@@ -34,10 +34,7 @@ export abstract class HttpWorker extends Worker {
   #wrap(inner: NodeListener): NodeListener {
     return (req, res) => {
       this.nr++;
-      if (this.#maxRequests && this.nr >= this.#maxRequests && this.alive) {
-        this.log.info(`Autorestarting worker after current request.`);
-        this.handleExit();
-      }
+      if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
       if (this.#accessLog) this.#logWhenDone(req, res);
       inner(req, res);
     };
