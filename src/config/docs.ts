@@ -1,4 +1,5 @@
 // docs/settings.md and the README's options table, generated from the settings table.
+import { HOOKS } from "./hooks.ts";
 import { envName, type Setting, SETTINGS } from "./settings.ts";
 
 function flags(s: Setting): string {
@@ -42,6 +43,26 @@ export function settingsDoc(): string {
     }
   }
   out.push(
+    "## Server hooks",
+    "",
+    "Functions in the config file (not on the command line or in the environment). Each gets the",
+    "arbiter or the worker object first; an exception in a hook is logged and does not stop guvnor.",
+    "Worker hooks run in the worker process: the worker loads the config file again to get them.",
+    "",
+    "| hook | runs in | arguments | when |",
+    "| --- | --- | --- | --- |",
+    ...HOOKS.map((h) => `| \`${h.name}\` | ${h.process} | \`${h.args}\` | ${h.doc} |`),
+    "",
+    "```ts",
+    "// guvnor.config.ts",
+    "export default {",
+    "  workers: 4,",
+    "  whenReady: (arbiter) => console.log(`serving with ${arbiter.numWorkers} workers`),",
+    "  childExit: (arbiter, worker, status) => console.log(`worker ${worker.pid} exited`, status),",
+    "  postWorkerInit: (worker) => console.log(`worker ${worker.age} loaded the app`),",
+    "};",
+    "```",
+    "",
     "## Access log atoms",
     "",
     "`--access-logformat` uses gunicorn's atoms: `h` remote address, `l` `-`, `u` user (basic auth),",
