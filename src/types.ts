@@ -6,6 +6,8 @@ export interface Config {
   bind: string[];
   backlog: number;
   reusePort: boolean;
+  /** `auto` (native where it works, else compat), `native` or `compat`: how the fetch worker serves. */
+  serving: "auto" | "native" | "compat";
   keepAlive: number;
   workers: number;
   workerClass: string;
@@ -47,6 +49,11 @@ export interface ServeInfo {
   remoteAddr: RemoteAddr;
   /** Bun's shape: `server.requestIP(request)`. */
   requestIP(request: Request): { address: string; port: number; family: string } | null;
+  /**
+   * Bun's `server.upgrade(request, { data, headers })`, on the native serving path on Bun, for
+   * apps that export `{ fetch, websocket }`; return nothing from fetch when it returns true.
+   */
+  upgrade?(request: Request, options?: { data?: unknown; headers?: HeadersInit }): boolean;
 }
 
 export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;

@@ -1,6 +1,8 @@
 // The behavioural suite with the guvnor CLI running on Deno.
 import { behaviourSuite } from "./suite.ts";
+import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 
 behaviourSuite("deno");
+nativeSuite("deno");
 supervisionSuite("deno");

@@ -46,6 +46,10 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Each worker gets its own `SO_REUSEPORT` socket (Linux). Accepted; serving is the shared socket until the speed issue lands.",
   },
   {
+    key: "serving", flag: "serving", meta: "auto|native|compat", section: "Server", parse: oneOf("auto", "native", "compat"), default: "auto",
+    doc: "How the `fetch` worker serves: `native` runs `Bun.serve`/`Deno.serve` on the inherited sockets (Linux); `compat` is node:http, slower but portable; `auto` is native where it works, else compat with a warning saying why.",
+  },
+  {
     key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0, "0 or more seconds"), default: 5,
     doc: "Seconds an idle keep-alive connection is kept open.",
   },

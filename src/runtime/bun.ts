@@ -2,7 +2,8 @@
 import net from "node:net";
 import process from "node:process";
 import type http from "node:http";
-import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, Runtime, SpawnOptions } from "./types.ts";
+import type { RemoteAddr } from "../types.ts";
+import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -58,4 +59,42 @@ export const bun: Runtime = {
       acceptor.listen({ fd }, () => resolve({ close: async () => void acceptor.close() }));
     });
   },
+
+  serveNative(opts: NativeServeOptions): NativeServer {
+    const server = Bun.serve({
+      ...(opts.at.kind === "unix" ? { unix: opts.at.path } : { hostname: "127.0.0.1", port: 0 }),
+      // Bun's own convention is fetch(request, server): the info object carries server.upgrade.
+      fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
+      websocket: opts.websocket,
+    });
+    return {
+      at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
+      stop: () => server.stop(),
+      abort: () => void server.stop(true),
+    };
+  },
 };
+
+interface BunServer {
+  requestIP(request: Request): { address: string; port: number; family: string } | null;
+  upgrade(request: Request, options?: unknown): boolean;
+}
+
+/** ServeInfo over Bun's server; the address is looked up only when the app asks for it. */
+class BunInfo implements NativeInfo {
+  upgraded = false;
+  constructor(readonly request: Request, readonly server: BunServer) {}
+
+  get remoteAddr(): RemoteAddr {
+    const ip = this.server.requestIP(this.request);
+    return ip ? { hostname: ip.address, port: ip.port, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
+  }
+
+  requestIP(request: Request): { address: string; port: number; family: string } | null {
+    return this.server.requestIP(request);
+  }
+
+  upgrade(request: Request, options?: unknown): boolean {
+    return (this.upgraded = this.server.upgrade(request, options));
+  }
+}

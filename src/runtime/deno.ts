@@ -1,7 +1,8 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
 import process from "node:process";
 import type http from "node:http";
-import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, Runtime, SpawnOptions } from "./types.ts";
+import type { RemoteAddr } from "../types.ts";
+import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const Deno = (globalThis as any).Deno;
@@ -61,4 +62,36 @@ export const deno: Runtime = {
       server.listen({ fd }, () => resolve({ close: async () => void server.close() }));
     });
   },
+
+  serveNative(opts: NativeServeOptions): NativeServer {
+    const cut = new AbortController();
+    const server = Deno.serve({
+      ...(opts.at.kind === "unix" ? { transport: "unix", path: opts.at.path } : { hostname: "127.0.0.1", port: 0 }),
+      signal: cut.signal,
+      onListen() {}, // Deno prints "Listening on …" otherwise: the throw-away address, which would mislead
+    }, (request: Request, info: DenoServeInfo) => opts.handler(request, new DenoInfo(info)));
+    return {
+      at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.addr.port },
+      stop: () => server.shutdown(),
+      abort: () => cut.abort(),
+    };
+  },
 };
+
+interface DenoServeInfo {
+  remoteAddr: { transport: "tcp" | "unix"; hostname?: string; port?: number };
+}
+
+/** ServeInfo over Deno's handler info, with Bun's requestIP() beside it. */
+class DenoInfo implements NativeInfo {
+  readonly remoteAddr: RemoteAddr;
+  constructor(info: DenoServeInfo) {
+    const a = info.remoteAddr;
+    this.remoteAddr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
+  }
+
+  requestIP(): { address: string; port: number; family: string } | null {
+    const a = this.remoteAddr;
+    return a.transport === "tcp" ? { address: a.hostname, port: a.port, family: a.hostname.includes(":") ? "IPv6" : "IPv4" } : null;
+  }
+}

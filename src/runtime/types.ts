@@ -1,6 +1,7 @@
 // The one interface behind which Bun and Deno differ. Everything outside src/runtime/
 // receives a Runtime and never looks at globalThis.Bun or globalThis.Deno.
 import type http from "node:http";
+import type { ServeInfo } from "../types.ts";
 
 /** How a child process ended: an exit code, or the signal that killed it. */
 export interface ExitStatus {
@@ -37,6 +38,32 @@ export interface Closable {
   close(): Promise<void>;
 }
 
+/** ServeInfo as a native server builds it; `upgraded` tells a Bun WebSocket upgrade from a missing Response. */
+export interface NativeInfo extends ServeInfo {
+  readonly upgraded?: boolean;
+}
+
+/** What a native server calls for each request; undefined only after a Bun WebSocket upgrade. */
+export type NativeHandler = (request: Request, info: NativeInfo) => Response | undefined | Promise<Response | undefined>;
+
+export interface NativeServeOptions {
+  /** The throw-away address to start on: any loopback port, or a unix socket path. */
+  at: { kind: "tcp" } | { kind: "unix"; path: string };
+  handler: NativeHandler;
+  /** The app's `websocket` handlers (Bun.serve's option); Deno apps upgrade inside fetch. */
+  websocket?: unknown;
+}
+
+/** Bun.serve / Deno.serve, started on a throw-away address. */
+export interface NativeServer {
+  /** Where it listens until the inherited socket is swapped in. */
+  readonly at: { port: number } | { path: string };
+  /** Graceful: closes idle connections, resolves after in-flight requests have finished. */
+  stop(): Promise<void>;
+  /** Cuts every connection now. */
+  abort(): void;
+}
+
 export interface Runtime {
   readonly name: "bun" | "deno";
   readonly version: string;
@@ -51,4 +78,6 @@ export interface Runtime {
   readI32(pointer: unknown): number;
   /** Serves a node:http server on an inherited listening fd; the server still emits "connection". */
   listenNodeOnFd(server: http.Server, fd: number): Promise<Closable>;
+  /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */
+  serveNative(opts: NativeServeOptions): NativeServer;
 }

@@ -1,5 +1,6 @@
 // The one file that speaks to libc through FFI (Linux x86_64/arm64 constants).
 // Neither runtime can create a listening socket that a child process inherits, so we do it here.
+import process from "node:process";
 import { runtime } from "../runtime/index.ts";
 
 const fns = runtime.dlopen("libc.so.6", {
@@ -10,6 +11,8 @@ const fns = runtime.dlopen("libc.so.6", {
   listen: { args: ["i32", "i32"], returns: "i32" },
   getsockname: { args: ["i32", "buffer", "buffer"], returns: "i32" },
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
+  dup2: { args: ["i32", "i32"], returns: "i32" },
+  epoll_ctl: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
@@ -20,11 +23,14 @@ export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 const SOCK_STREAM = 1;
 const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
 const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
-const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
 const PR_SET_PDEATHSIG = 1;
+// The kernel declares struct epoll_event __attribute__((packed)) on x86_64 only.
+const EPOLL_EVENT_PACKED = process.arch === "x64";
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 9: "EBADF", 13: "EACCES", 22: "EINVAL", 24: "EMFILE", 88: "ENOTSOCK",
+  1: "EPERM", 2: "ENOENT", 9: "EBADF", 17: "EEXIST", 13: "EACCES", 22: "EINVAL", 24: "EMFILE", 88: "ENOTSOCK",
   97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL",
 };
 
@@ -94,6 +100,41 @@ export function isListeningStream(fd: number): boolean {
 export function setCloexec(fd: number, on: boolean): void {
   const flags = check("fcntl(F_GETFD)", fns.fcntl(fd, F_GETFD, 0));
   check("fcntl(F_SETFD)", fns.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC));
+}
+
+/**
+ * O_NONBLOCK on the open file description (shared with the arbiter and the other workers):
+ * every acceptor of a shared listener must be non-blocking, or an event loop that lost the
+ * race for a connection blocks in accept() (runtime-facts §15).
+ */
+export function setNonBlocking(fd: number): void {
+  const flags = check("fcntl(F_GETFL)", fns.fcntl(fd, F_GETFL, 0));
+  check("fcntl(F_SETFL)", fns.fcntl(fd, F_SETFL, flags | O_NONBLOCK));
+}
+
+/** Makes `newFd` refer to what `oldFd` refers to, closing newFd's previous file first. */
+export function dup2(oldFd: number, newFd: number): void {
+  check("dup2", fns.dup2(oldFd, newFd));
+}
+
+/** An epoll registration as /proc/<pid>/fdinfo shows it: event mask and the loop's opaque data. */
+export interface EpollEntry {
+  events: number;
+  data: bigint;
+}
+
+/** epoll_ctl(ADD): `struct epoll_event` is packed on x86_64 (u32 events, u64 data: 12 bytes). */
+export function epollAdd(epfd: number, fd: number, entry: EpollEntry): void {
+  const ev = new DataView(new ArrayBuffer(16)); // 16 also covers arm64's padded layout (data at 8)
+  ev.setUint32(0, entry.events, true);
+  if (EPOLL_EVENT_PACKED) ev.setBigUint64(4, entry.data, true);
+  else ev.setBigUint64(8, entry.data, true);
+  check("epoll_ctl(ADD)", fns.epoll_ctl(epfd, EPOLL_CTL_ADD, fd, new Uint8Array(ev.buffer)));
+}
+
+/** epoll_ctl(DEL): the event loop stops hearing about `fd` (the fd itself stays open). */
+export function epollDel(epfd: number, fd: number): void {
+  check("epoll_ctl(DEL)", fns.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, new Uint8Array(16)));
 }
 
 export function close(fd: number): void {

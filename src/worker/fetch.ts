@@ -1,32 +1,103 @@
-// The default worker class: serves `export default { fetch }` objects and (request) => Response functions.
+// The default worker class: serves `export default { fetch }` objects and (request) => Response
+// functions, natively (Bun.serve / Deno.serve on the inherited sockets) where that works, else
+// on the node-compat path. Both paths share the app call below: a 500 and a logged stack for an
+// exception, request counting, the access log.
 import type http from "node:http";
+import process from "node:process";
 import { toNodeHandler } from "srvx/node";
-import { AppLoadError } from "../errors.ts";
+import { AppLoadError, ExitCode } from "../errors.ts";
 import { resolveApp } from "../app/load.ts";
+import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
 import type { FetchHandler, ServeInfo } from "../types.ts";
-import type { NodeListener } from "./http-compat.ts";
+import { logWhenSent } from "./fetch-access.ts";
+import type { HttpServing, NodeListener } from "./http-compat.ts";
+import { serveNative } from "./http-native.ts";
 import { HttpWorker } from "./http-worker.ts";
 
 export class FetchWorker extends HttpWorker {
-  protected listener(): NodeListener {
+  #fetch?: FetchHandler;
+
+  /** The app's fetch; resolved once, after initProcess() loaded the module. */
+  get appFetch(): FetchHandler {
+    if (this.#fetch) return this.#fetch;
     const app = resolveApp(this.appExport, this.app.spec);
     if (app.kind !== "fetch") {
       throw new AppLoadError(`App "${this.app.spec}" is a Node-style (req, res) listener: serve it with --worker-class node`);
     }
-    const fetch = app.fetch, log = this.log;
-    const handler = async (request: Request): Promise<Response> => {
+    return (this.#fetch = app.fetch);
+  }
+
+  /** --serving: native unless told otherwise; auto falls back to compat with one line saying why. */
+  protected override serve(): Promise<HttpServing> | HttpServing {
+    const mode = this.cfg.serving ?? "auto";
+    if (mode === "compat") {
+      this.log.info("Using worker: fetch (compat)");
+      return super.serve();
+    }
+    const websocket = (this.appExport as { websocket?: unknown } | undefined)?.websocket;
+    try {
+      this.appFetch; // a Node-style app is a load error, not a reason to fall back
+      const serving = serveNative({ sockets: this.sockets, handler: this.#nativeHandler(), websocket });
+      this.log.info("Using worker: fetch (native)");
+      return serving;
+    } catch (err) {
+      if (err instanceof AppLoadError) throw err;
+      const why = (err as Error).message;
+      if (mode === "native") {
+        this.log.error(`Can't serve natively (--serving native): ${why}`);
+        process.exit(ExitCode.WORKER_BOOT_ERROR);
+      }
+      this.log.warn(`Using worker: fetch (compat): native serving unavailable: ${why}`);
+      return super.serve();
+    }
+  }
+
+  protected listener(): NodeListener {
+    const handler = (request: Request): Promise<Response> | Response => {
       // srvx's request carries the node:http pair it was built from.
       const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage } } }).runtime?.node?.req;
-      try {
-        const res = await fetch(request, serveInfo(req));
-        if (res instanceof Response) return res;
-        log.error(`Error handling request ${request.method} ${new URL(request.url).pathname}: the app returned ${typeof res === "object" ? String(res) : typeof res}, not a Response`);
-      } catch (err) {
-        log.error(`Error handling request ${request.method} ${new URL(request.url).pathname}`, err);
-      }
-      return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } });
+      return this.#call(request, serveInfo(req)) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
+  }
+
+  #nativeHandler(): NativeHandler {
+    return (request, info) => {
+      this.countRequest();
+      if (!this.logsAccess) return this.#call(request, info);
+      const start = new Date(), t0 = performance.now();
+      const log = (res: Response | undefined) => res && logWhenSent(request, info, res, start, t0, (e) => this.writeAccess(e));
+      const res = this.#call(request, info);
+      return res instanceof Promise ? res.then(log) : log(res);
+    };
+  }
+
+  /** Calls the app; stays synchronous when the app is, since most hello-sized handlers are. */
+  #call(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
+    const fetch = this.appFetch; // called as a plain function, so stacks read "at fetch"
+    let res: unknown;
+    try {
+      res = fetch(request, info);
+    } catch (err) {
+      return this.#fail(request, err);
+    }
+    if (res instanceof Response) return res;
+    if (typeof (res as Promise<unknown> | undefined)?.then === "function") return (res as Promise<unknown>).then((r) => this.#check(request, info, r), (err) => this.#fail(request, err));
+    return this.#check(request, info, res);
+  }
+
+  #check(request: Request, info: NativeInfo, res: unknown): Response | undefined {
+    if (res instanceof Response) return res;
+    if (res === undefined && info.upgraded) return undefined; // Bun: server.upgrade() took the connection
+    const what = res !== null && typeof res === "object" ? String(res) : typeof res;
+    return this.#fail(request, `the app returned ${what}, not a Response`);
+  }
+
+  #fail(request: Request, err: unknown): Response {
+    const where = `Error handling request ${request.method} ${new URL(request.url).pathname}`;
+    if (typeof err === "string") this.log.error(`${where}: ${err}`);
+    else this.log.error(where, err);
+    return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } });
   }
 }
 

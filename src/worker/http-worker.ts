@@ -4,7 +4,7 @@ import process from "node:process";
 import { type AccessEntry, formatAccess } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
-import { type NodeListener, serveCompat } from "./http-compat.ts";
+import { type HttpServing, type NodeListener, serveCompat } from "./http-compat.ts";
 
 export abstract class HttpWorker extends Worker {
   /** The Node-style listener that serves `this.appExport`. */
@@ -17,7 +17,7 @@ export abstract class HttpWorker extends Worker {
     const cfg = this.cfg;
     if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
-    const serving = await serveCompat({ sockets: this.sockets, listener: this.#wrap(this.listener()), keepAlive: cfg.keepAlive });
+    const serving = await this.serve();
     this.notify(); // first beat: booted and accepting
     await this.stopRequested();
     await serving.stop(cfg.gracefulTimeout * 1000);
@@ -30,11 +30,31 @@ export abstract class HttpWorker extends Worker {
     this.#accessLog?.reopen();
   }
 
+  /** Starts serving this.sockets on the node-compat path; the fetch worker tries the native one first. */
+  protected serve(): Promise<HttpServing> | HttpServing {
+    return serveCompat({ sockets: this.sockets, listener: this.#wrap(this.listener()), keepAlive: this.cfg.keepAlive });
+  }
+
+  /** Call once per request, on any serving path: counts it for max-requests. */
+  protected countRequest(): void {
+    this.nr++;
+    if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
+  }
+
+  /** True when --access-logfile is set. */
+  protected get logsAccess(): boolean {
+    return this.#accessLog !== undefined;
+  }
+
+  /** Writes one access log line; call only when logsAccess. */
+  protected writeAccess(entry: AccessEntry): void {
+    this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+  }
+
   /** Counts requests for max-requests and writes the access log line when the response is done. */
   #wrap(inner: NodeListener): NodeListener {
     return (req, res) => {
-      this.nr++;
-      if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
+      this.countRequest();
       if (this.#accessLog) this.#logWhenDone(req, res);
       inner(req, res);
     };

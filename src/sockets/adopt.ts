@@ -1,0 +1,116 @@
+// Native adoption (runtime-facts §15): neither Bun.serve nor Deno.serve takes an fd, so we start
+// the native server on a throw-away socket, then swap the inherited listener in under the same
+// fd number and re-register it with the runtime's epoll set, so the runtime's own accept loop
+// accepts from the arbiter's shared socket. Linux only: it reads /proc/self/fd and fdinfo.
+import fs from "node:fs";
+import { decodeSockaddr } from "./address.ts";
+import * as libc from "./libc.ts";
+
+/** Why adoption cannot go on; the message is the one log line of the fallback. */
+export class AdoptError extends Error {
+  readonly code = "E_ADOPT";
+}
+
+/** The fd numbers that are sockets right now: take one before starting the server, one after. */
+export function socketFds(): Set<number> {
+  const out = new Set<number>();
+  let names: string[];
+  try {
+    names = fs.readdirSync("/proc/self/fd");
+  } catch {
+    throw new AdoptError("no /proc/self/fd (native serving needs Linux)");
+  }
+  for (const name of names) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${name}`).startsWith("socket:")) out.add(Number(name));
+    } catch {
+      // closed while we looked (readdir's own fd, for one)
+    }
+  }
+  return out;
+}
+
+/** Where the throw-away server listens: a loopback port, or a unix socket path. */
+export type ThrowAway = { port: number } | { path: string };
+
+/** The new socket fd (not in `before`) bound to the throw-away address. */
+export function findListener(before: Set<number>, at: ThrowAway): number {
+  const found: number[] = [];
+  for (const fd of socketFds()) {
+    if (before.has(fd)) continue;
+    try {
+      const sa = decodeSockaddr(libc.getsockname(fd));
+      if ("path" in at ? sa.path === at.path : sa.port === at.port) found.push(fd);
+    } catch {
+      // not a socket we can name
+    }
+  }
+  if (found.length !== 1) throw new AdoptError(`found ${found.length} listening fds for the native server, expected 1`);
+  return found[0];
+}
+
+/**
+ * The one epoll set watching `fd`, and its registration. An epoll set can sit under several fd
+ * numbers (Deno dups its own: fds 3 and 5 name one set), so sets are told apart by inode, and
+ * an entry counts only when it names `fd`'s own socket inode.
+ */
+export function findEpoll(fd: number): { epfd: number; entry: libc.EpollEntry } {
+  const socketIno = Number(fs.readlinkSync(`/proc/self/fd/${fd}`).match(/^socket:\[(\d+)\]$/)?.[1]);
+  const sets = new Map<string, { epfd: number; entry: libc.EpollEntry }>();
+  for (const name of fs.readdirSync("/proc/self/fd")) {
+    let link: string;
+    try {
+      link = fs.readlinkSync(`/proc/self/fd/${name}`);
+    } catch {
+      continue;
+    }
+    if (!link.includes("eventpoll")) continue;
+    const info = fs.readFileSync(`/proc/self/fdinfo/${name}`, "utf8");
+    const setIno = info.match(/^ino:\s*(\S+)/m)?.[1] ?? name;
+    for (const m of info.matchAll(/^tfd:\s+(\d+)\s+events:\s+([0-9a-f]+)\s+data:\s+([0-9a-f]+).*?\bino:([0-9a-f]+)/gm)) {
+      if (Number(m[1]) !== fd || parseInt(m[4], 16) !== socketIno || sets.has(setIno)) continue;
+      sets.set(setIno, { epfd: Number(name), entry: { events: parseInt(m[2], 16), data: BigInt(`0x${m[3]}`) } });
+    }
+  }
+  if (sets.size !== 1) throw new AdoptError(`the native server's listener is in ${sets.size} epoll sets, expected 1`);
+  return [...sets.values()][0];
+}
+
+/** A listener swapped in under the native server: what stop() needs to stop accepting. */
+export interface Adopted {
+  fd: number;
+  epfd: number;
+}
+
+/**
+ * Puts `inherited` under fd `target` (closing the throw-away socket, which drops its epoll
+ * entry) and registers it again with the same events and data, then checks that `target`
+ * now names the inherited address.
+ */
+export function adopt(inherited: number, target: number, epfd: number, entry: libc.EpollEntry): Adopted {
+  const want = sockname(inherited);
+  try {
+    libc.setNonBlocking(inherited);
+    libc.dup2(inherited, target);
+    libc.epollAdd(epfd, target, entry);
+  } catch (err) {
+    throw new AdoptError((err as Error).message);
+  }
+  const got = sockname(target);
+  if (got !== want) throw new AdoptError(`after dup2 the listener is ${got}, expected ${want}`);
+  return { fd: target, epfd };
+}
+
+/** Stops the runtime from hearing about new connections; they stay queued for the other workers. */
+export function stopAccepting(a: Adopted): void {
+  try {
+    libc.epollDel(a.epfd, a.fd);
+  } catch {
+    // already gone: the server closed it
+  }
+}
+
+function sockname(fd: number): string {
+  const sa = decodeSockaddr(libc.getsockname(fd));
+  return sa.family === 1 ? `unix:${sa.path}` : `${sa.host}:${sa.port}`;
+}

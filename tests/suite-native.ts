@@ -1,0 +1,114 @@
+// The native serving path (issue 4): Bun.serve / Deno.serve adopting the arbiter's sockets.
+// Real CLI, loopback sockets, real signals; never asserts speed.
+import assert from "node:assert/strict";
+import net from "node:net";
+import path from "node:path";
+import process from "node:process";
+import { afterEach, describe, it } from "node:test";
+import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+
+const APP = fixture("app.ts");
+
+/** Fresh-connection GETs from `clients` loops until `until` resolves; counts answers and failures. */
+async function loadUntil(port: number, clients: number, until: Promise<unknown>): Promise<{ ok: number; failed: string[] }> {
+  let done = false;
+  void until.then(() => (done = true));
+  const st = { ok: 0, failed: [] as string[] };
+  const one = () => new Promise<void>((resolve) => {
+    let data = "";
+    const s = net.connect(port, "127.0.0.1", () => s.write("GET /pid HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    s.setTimeout(5000, () => s.destroy(new Error("timeout")));
+    s.on("data", (d) => (data += d));
+    s.on("error", (e: NodeJS.ErrnoException) => { if (!data.startsWith("HTTP/1.1 200")) st.failed.push(e.code ?? e.message); resolve(); });
+    s.on("close", () => { if (data.startsWith("HTTP/1.1 200")) st.ok++; else if (!s.errored) st.failed.push(`closed: ${JSON.stringify(data.slice(0, 40))}`); resolve(); });
+  });
+  await Promise.all(Array.from({ length: clients }, async () => { while (!done) await one(); }));
+  return st;
+}
+
+/** Opens a WebSocket, sends one message, resolves with the first reply. */
+function wsEcho(url: string, message: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const t = setTimeout(() => { ws.close(); reject(new Error("no WebSocket reply within 5 s")); }, 5000);
+    ws.onopen = () => ws.send(message);
+    ws.onmessage = (e) => { clearTimeout(t); ws.close(); resolve(String(e.data)); };
+    ws.onerror = () => { clearTimeout(t); reject(new Error("WebSocket error")); };
+  });
+}
+
+export function nativeSuite(rt: RuntimeName): void {
+  afterEach(cleanup);
+
+  const start = async (args: string[], workers = 1) => {
+    const port = await freePort();
+    const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args]);
+    await g.ready(workers, `http://127.0.0.1:${port}/`);
+    return { g, port, base: `http://127.0.0.1:${port}` };
+  };
+  const stopCleanly = async (g: Guvnor) => {
+    g.signal("SIGTERM");
+    assert.deepEqual(await g.exit(), { code: 0, signal: null }, g.stderr);
+    await gone(g.workerPids());
+  };
+
+  describe(`guvnor on ${rt}: native serving`, () => {
+    it("serves natively by default, says so once per worker, and both workers take requests", async () => {
+      const { g, base } = await start([APP], 2);
+      await g.waitFor(/Using worker: fetch \(native\)[\s\S]*Using worker: fetch \(native\)/);
+      assert.doesNotMatch(g.stderr, /\(compat\)/);
+      for (const w of g.workerPids()) assert.match(g.stderr, new RegExp(`\\[${w}\\] \\[INFO\\] Using worker: fetch \\(native\\)`));
+      const seen = new Set<string>();
+      for (let i = 0; i < 300 && seen.size < 2; i++) seen.add((await request(`${base}/pid`)).body);
+      assert.deepEqual([...seen].map(Number).sort(), g.workerPids().sort(), "both workers answered");
+      assert.equal((await request(`${base}/ip`)).body, "127.0.0.1", "the app sees the client, not the throw-away socket");
+      assert.equal((await request(`${base}/error`)).status, 500);
+      await stopCleanly(g);
+    });
+
+    it("serves a unix socket natively", async () => {
+      const sock = path.join(tmpDir(), "native.sock");
+      const g = new Guvnor(rt, ["-b", `unix:${sock}`, APP]);
+      await g.ready(1, { url: "http://localhost/", socketPath: sock });
+      await g.waitFor(/Using worker: fetch \(native\)/);
+      assert.equal((await request({ url: "http://localhost/hi", socketPath: sock })).body, "hello /hi");
+      await stopCleanly(g);
+    });
+
+    it("TERM to a busy worker loses nothing: its in-flight requests finish, new connections go elsewhere", async () => {
+      const { g, port, base } = await start([APP], 2);
+      const [victim] = g.workerPids();
+      const slow = Array.from({ length: 4 }, () => request(`${base}/slow?ms=800`));
+      await sleep(200);
+      let stopLoad = () => {};
+      const load = loadUntil(port, 8, new Promise<void>((r) => (stopLoad = r)));
+      await sleep(300);
+      process.kill(victim, "SIGTERM");
+      await gone([victim], 10_000);
+      await sleep(500); // the replacement boots and serves while the load goes on
+      stopLoad();
+      const st = await load;
+      for (const r of await Promise.all(slow)) assert.equal(r.status, 200);
+      assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
+      assert.ok(st.ok > 0);
+      assert.match(g.stderr, new RegExp(`\\[${victim}\\] \\[INFO\\] Worker exiting`));
+      await stopCleanly(g);
+    });
+
+    it("--serving compat uses the node-compat path, and says so", async () => {
+      const { g, base } = await start(["--serving", "compat", APP]);
+      await g.waitFor(/Using worker: fetch \(compat\)/);
+      assert.doesNotMatch(g.stderr, /\(native\)/);
+      assert.equal((await request(`${base}/hi`)).body, "hello /hi");
+      await stopCleanly(g);
+    });
+
+    it("echoes over a WebSocket through the runtime's own API", async () => {
+      const { g, port, base } = await start([fixture("ws-app.ts")]);
+      await g.waitFor(/Using worker: fetch \(native\)/);
+      assert.match((await request(`${base}/`)).body, /^plain \d+$/);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${port}/`, "ping"), "echo ping");
+      await stopCleanly(g);
+    });
+  });
+}
