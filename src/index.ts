@@ -1,4 +1,6 @@
 // The library API. Only re-exports.
+export { serve } from "./serve.ts";
+export type { ServeOptions } from "./serve.ts";
 export { Worker } from "./worker/base.ts";
 export type { AppSource } from "./worker/base.ts";
 export type { SocketInfo } from "./sockets/listeners.ts";

@@ -30,6 +30,8 @@ export interface ArbiterOptions {
   log: Logger;
   /** Reopens the arbiter's own log files (USR1). */
   reopenLogs: () => void;
+  /** argv that starts a worker process for a config. */
+  workerCommand: (cfg: Config) => string[];
   /** Loads the config again (HUP); rejects with a ConfigError. */
   reloadConfig: () => Promise<{ cfg: Config; hooks: Hooks }>;
 }
@@ -65,7 +67,7 @@ export class Arbiter {
     this.log = opts.log;
     this.numWorkers = opts.cfg.workers;
     this.#spawner = new WorkerSpawner({
-      cwd: opts.cwd, log: opts.log, onExit: () => this.#wake(),
+      cwd: opts.cwd, log: opts.log, onExit: () => this.#wake(), workerCommand: opts.workerCommand,
       workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
     });
   }

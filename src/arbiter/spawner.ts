@@ -1,13 +1,11 @@
 // Worker processes as the arbiter sees them: spawn, signal, reap, and read their heartbeats.
 import fs from "node:fs";
 import process from "node:process";
-import { fileURLToPath } from "node:url";
 import type { Logger } from "../log/logger.ts";
 import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
-import { scriptCommand } from "../runtime/command.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { Config } from "../types.ts";
-import { WORKER_ENV, type WorkerState } from "../worker/bootstrap.ts";
+import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
 import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, removeHeartbeat } from "../worker/heartbeat.ts";
 
 export interface WorkerRecord {
@@ -32,13 +30,13 @@ export interface WorkerRecord {
 export interface SpawnerOptions {
   cwd: string;
   log: Logger;
+  /** argv that starts a worker process for this config. */
+  workerCommand: (cfg: Config) => string[];
   /** Names of the worker-side hooks the config file defines. */
   workerHooks: () => string[];
   /** Called when any worker exits, to wake the arbiter's loop. */
   onExit: () => void;
 }
-
-const WORKER_MAIN = fileURLToPath(new URL("../worker/main.ts", import.meta.url));
 
 export class WorkerSpawner {
   listeners: Listener[] = [];
@@ -71,7 +69,7 @@ export class WorkerSpawner {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     for (const kv of cfg.env) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
     env[WORKER_ENV] = JSON.stringify(state);
-    const handle = runtime.spawn({ cmd: scriptCommand(cfg.runtime, WORKER_MAIN), env, cwd, fds: this.listeners.map((l) => l.fd) });
+    const handle = runtime.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds: this.listeners.map((l) => l.fd) });
     const rec: WorkerRecord = {
       pid: handle.pid, age, generation, handle, heartbeat, spawnedAt: Date.now(), booted: false, recycling: false, retiring: false,
     };

@@ -1,5 +1,6 @@
 // What `guvnor [OPTIONS] APP` does once the arguments are known.
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { appModulePath, importApp, resolveApp } from "../app/load.ts";
 import { Arbiter } from "../arbiter/arbiter.ts";
 import { formatConfig, resolveConfig } from "../config/load.ts";
@@ -7,6 +8,10 @@ import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import { createCliLogger, createLogger } from "../log/logger.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { loadWorkerClass } from "../worker/classes.ts";
+import { workerCommand as workerCommandFor } from "../runtime/command.ts";
+
+// Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
+const CLI_MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
 
 /** Runs the CLI and returns the exit code; bad input is one line on stderr. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -39,7 +44,8 @@ export async function runCli(argv: string[]): Promise<number> {
       const next = await resolveConfig(argv, process.env, startCwd);
       return { cfg: next.config, hooks: next.hooks };
     };
-    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig });
+    const workerCommand = (c: typeof cfg) => workerCommandFor(c.runtime, CLI_MAIN);
+    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig, workerCommand });
     try {
       return await arbiter.run();
     } catch (err) {

@@ -95,6 +95,8 @@ export async function resolveConfig(
   argv: string[],
   env: Record<string, string | undefined> = process.env,
   cwd: string = process.cwd(),
+  /** Settings given in code (the library's serve()): they take the config file's place. */
+  given?: { raw: Raw; name: string },
 ): Promise<ResolvedConfig> {
   // 1. Command line and environment first: they may name the config file.
   const cli = parseArgv(argv);
@@ -102,8 +104,8 @@ export async function resolveConfig(
   const explicit = String(cli.config ?? envRaw.config ?? "");
 
   // 2. The config file (c12): guvnor.config.*, .guvnorrc, package.json#guvnor.
-  const { raw: fileRaw, file } = await fromFile(explicit, cwd);
-  const fileName = file ? path.relative(cwd, file) || file : "the config file";
+  const { raw: fileRaw, file } = given ? { raw: given.raw, file: undefined } : await fromFile(explicit, cwd);
+  const fileName = given?.name ?? (file ? path.relative(cwd, file) || file : "the config file");
   const hooks = pickHooks(fileRaw, fileName);
   for (const key of Object.keys(fileRaw)) {
     if (isHookName(key)) continue;

@@ -32,3 +32,26 @@ export function scriptCommand(target: RuntimeName, script: string): string[] {
   // Deno.serve({ reusePort }) does not exit the process with code 70 (runtime-facts §0).
   return target === "bun" ? [exe, script] : [exe, "run", "-A", "--unstable-net", script];
 }
+
+/** True inside a `bun build --compile` / `deno compile` executable. */
+export function isCompiled(): boolean {
+  if (runtime.name === "bun") return /^(\/\$bunfs\/|B:[\\/]~BUN[\\/])/.test(process.argv[1] ?? "");
+  return !path.basename(process.execPath).startsWith("deno");
+}
+
+/**
+ * argv that starts this same program again (SPEC §6: a worker is the program re-executed).
+ * A compiled executable is run as is; a script is run by its runtime.
+ */
+export function selfCommand(): string[] {
+  const args = process.argv.slice(2);
+  if (isCompiled()) return [process.execPath, ...args];
+  return [...scriptCommand(runtime.name, process.argv[1]), ...args];
+}
+
+/** How to start a worker for `target`: this program again, or — on the other runtime — `script`. */
+export function workerCommand(target: RuntimeName, script: string): string[] {
+  if (target === runtime.name) return selfCommand();
+  if (isCompiled()) throw new Error(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
+  return scriptCommand(target, script);
+}

@@ -5,38 +5,33 @@ import { AppLoadError, ExitCode } from "../errors.ts";
 import { importApp } from "../app/load.ts";
 import { createLogger } from "../log/logger.ts";
 import { openSink } from "../log/sink.ts";
-import type { SocketInfo } from "../sockets/listeners.ts";
 import { setCloexec } from "../sockets/libc.ts";
-import type { Config } from "../types.ts";
 import { loadWorkerClass } from "./classes.ts";
+import { type WorkerState, workerStateFromEnv } from "./state.ts";
+import type { AppSource } from "./base.ts";
 import { loadHooks } from "../config/load.ts";
+import { setTitle } from "../title.ts";
 
-/** What the arbiter serializes into GUVNOR_WORKER for each worker. */
-export interface WorkerState {
-  age: number;
-  ppid: number;
-  sockets: SocketInfo[];
-  cfg: Config;
-  /** Directory the app and worker class paths are relative to. */
-  cwd: string;
-  /** Worker-side hooks the config file defines; the worker loads the file again only then. */
-  hooks: string[];
+/** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
+export async function runWorkerFromEnv(app?: AppSource): Promise<never> {
+  const state = workerStateFromEnv();
+  if (!state) throw new Error("GUVNOR_WORKER is not set: this process was not started by a guvnor arbiter");
+  return await bootstrap(state, app);
 }
 
-export const WORKER_ENV = "GUVNOR_WORKER";
-
-export async function bootstrap(state: WorkerState): Promise<never> {
+export async function bootstrap(state: WorkerState, appSource?: AppSource): Promise<never> {
   const { cfg } = state;
   let sink = openSink(cfg.errorLogfile || "-", "stderr");
   const log = createLogger({ level: cfg.logLevel, sink: () => sink });
   log.info(`Booting worker with pid: ${process.pid}`);
+  setTitle("worker", cfg.name);
   // Our copies of the listeners must not leak into processes the app spawns.
   for (const s of state.sockets) setCloexec(s.fd, true);
 
   let worker;
   try {
     const WorkerClass = await loadWorkerClass(cfg.workerClass, state.cwd);
-    const app = { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
+    const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.onReopenLogs = () => sink.reopen();
     if (state.hooks.length && cfg.config) worker.hooks = await loadHooks(cfg.config, state.cwd);

@@ -1,0 +1,56 @@
+// The library API (SPEC §6): serve() supervises in the arbiter and serves in a worker, which is
+// this same program started again — so it works unchanged inside a compiled executable.
+import process from "node:process";
+import { Arbiter } from "./arbiter/arbiter.ts";
+import { resolveApp } from "./app/load.ts";
+import { resolveConfig } from "./config/load.ts";
+import { ExitCode, GuvnorError } from "./errors.ts";
+import { createLogger } from "./log/logger.ts";
+import { openSink, type Sink } from "./log/sink.ts";
+import { selfCommand } from "./runtime/command.ts";
+import type { UserConfig } from "./types.ts";
+import type { Hooks } from "./config/hooks.ts";
+import { runWorkerFromEnv } from "./worker/bootstrap.ts";
+import { WORKER_ENV } from "./worker/state.ts";
+
+/** serve()'s options: any setting, hooks, and the app itself (not a path). */
+export type ServeOptions = Omit<UserConfig, "app"> & Hooks & {
+  /** The app: `{ fetch }`, a `(request) => Response` function, or a Node `(req, res)` listener. */
+  app: unknown;
+};
+
+/**
+ * Runs guvnor with `options.app`. In the arbiter it binds, supervises and returns only to exit the
+ * process; in a worker it serves. Environment variables (GUVNOR_WORKERS, …) override the options.
+ */
+export async function serve(options: ServeOptions): Promise<never> {
+  const { app, ...settings } = options;
+  if (process.env[WORKER_ENV]) return await runWorkerFromEnv({ spec: "serve({ app })", load: async () => app });
+
+  const stderr = openSink("-", "stderr");
+  let sink: Sink = stderr;
+  const load = async () => {
+    const r = await resolveConfig([], process.env, process.cwd(), { raw: settings as Record<string, unknown>, name: "serve() options" });
+    // The app is in memory: workers get it from this program, not from a path.
+    // A Node-style listener (an Express app) needs the node worker unless one was named.
+    const nodeStyle = r.config.workerClass === "fetch" && !settings.workerClass && resolveApp(app, "serve({ app })").kind === "node";
+    const workerClass = nodeStyle ? "node" : r.config.workerClass;
+    return { cfg: { ...r.config, app: "", workerClass }, hooks: r.hooks };
+  };
+  let code: number;
+  try {
+    const { cfg, hooks } = await load();
+    if (cfg.errorLogfile && cfg.errorLogfile !== "-") sink = openSink(cfg.errorLogfile, "stderr");
+    const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+    const arbiter = new Arbiter({
+      cfg, hooks, cwd: process.cwd(), log, reopenLogs: () => sink.reopen(), reloadConfig: load,
+      workerCommand: () => selfCommand(),
+    });
+    code = await arbiter.run();
+  } catch (err) {
+    if (!(err instanceof GuvnorError)) throw err;
+    sink.write(`Error: ${err.message}\n`);
+    code = err.exitCode ?? ExitCode.USAGE;
+  }
+  process.exit(code);
+}
