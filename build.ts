@@ -1,5 +1,7 @@
-// Build tasks. `bun build.ts docs` regenerates docs/settings.md and the README's options table;
-// `bun build.ts check` fails when they are stale or when package.json and deno.json disagree.
+// Build tasks. `bun build.ts compile` builds dist/guvnor, one executable; `bun build.ts docs`
+// regenerates docs/settings.md and the README's options table; `bun build.ts check` fails when
+// they are stale or when package.json and deno.json disagree.
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
@@ -31,6 +33,28 @@ export function problems(): string[] {
   return out;
 }
 
+/**
+ * One executable of guvnor itself: `bun build --compile` (and `deno compile` when DENORT_BIN names
+ * a denort binary: deno downloads it otherwise, which this machine cannot). Returns the paths built.
+ */
+export function compile(outDir = file("dist")): string[] {
+  fs.mkdirSync(outDir, { recursive: true });
+  const bin = (name: string) => path.join(root, "node_modules", ".bin", name);
+  const run = (cmd: string[]) => {
+    const r = spawnSync(cmd[0], cmd.slice(1), { cwd: root, stdio: ["ignore", "inherit", "inherit"] });
+    if (r.status !== 0) throw new Error(`${cmd.join(" ")} failed with exit ${r.status}`);
+  };
+  const out = [path.join(outDir, "guvnor")];
+  run([bin("bun"), "build", "--compile", "src/cli/main.ts", "--outfile", out[0]]);
+  if (process.env.DENORT_BIN) {
+    out.push(path.join(outDir, "guvnor-deno"));
+    run([bin("deno"), "compile", "-A", "--unstable-net", "--no-check", "--output", out[1], "src/cli/main.ts"]);
+  } else {
+    process.stdout.write("skipping deno compile: set DENORT_BIN to a denort binary (deno cannot download it here)\n");
+  }
+  return out;
+}
+
 if (import.meta.main) {
   const task = process.argv[2] ?? "check";
   if (task === "docs") {
@@ -42,8 +66,10 @@ if (import.meta.main) {
     const p = problems();
     for (const line of p) process.stderr.write(`${line}\n`);
     process.exit(p.length ? 1 : 0);
+  } else if (task === "compile") {
+    for (const p of compile()) process.stdout.write(`built ${path.relative(root, p)} (${(fs.statSync(p).size / 1e6).toFixed(1)} MB)\n`);
   } else {
-    process.stderr.write(`Unknown task "${task}": use docs or check\n`);
+    process.stderr.write(`Unknown task "${task}": use docs, check or compile\n`);
     process.exit(1);
   }
 }

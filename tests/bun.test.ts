@@ -2,7 +2,10 @@
 import { behaviourSuite } from "./suite.ts";
 import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
+import { shipSuite } from "./suite-ship.ts";
 
 behaviourSuite("bun");
 nativeSuite("bun");
 supervisionSuite("bun");
+// Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
+shipSuite();

@@ -48,8 +48,8 @@ export class Guvnor {
   readonly exited: Promise<Exit>;
   #exit?: Exit;
 
-  constructor(readonly rt: RuntimeName, args: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
-    const [cmd, ...pre] = cliCommand(rt);
+  constructor(readonly rt: RuntimeName, args: string[], opts: { env?: Record<string, string>; cwd?: string; command?: string[] } = {}) {
+    const [cmd, ...pre] = opts.command ?? cliCommand(rt);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("GUVNOR_")) env[k] = v;
     delete env.PORT;
