@@ -2,7 +2,9 @@
 import { behaviourSuite } from "./suite.ts";
 import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
+import { systemdSuite } from "./suite-systemd.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
 supervisionSuite("deno");
+systemdSuite("deno");

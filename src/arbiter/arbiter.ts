@@ -8,6 +8,8 @@ import { runtime } from "../runtime/index.ts";
 import { closeListeners, createListeners, type Listener } from "../sockets/listeners.ts";
 import type { Config } from "../types.ts";
 import { setTitle } from "../title.ts";
+import { inheritedBinds } from "../sockets/inherited.ts";
+import { SystemdNotifier } from "./notify.ts";
 import { Pidfile } from "./pidfile.ts";
 import { type WorkerRecord, WorkerSpawner } from "./spawner.ts";
 
@@ -54,6 +56,7 @@ export class Arbiter {
   readonly #signals: Sig[] = [];
   #wake: () => void = () => {};
   #pidfile?: Pidfile;
+  readonly #notify: SystemdNotifier;
   #stopping = false;
   #ready = false;
   #reload?: Reload;
@@ -66,6 +69,7 @@ export class Arbiter {
     this.hooks = opts.hooks;
     this.log = opts.log;
     this.numWorkers = opts.cfg.workers;
+    this.#notify = new SystemdNotifier(opts.log);
     this.#spawner = new WorkerSpawner({
       cwd: opts.cwd, log: opts.log, onExit: () => this.#wake(), workerCommand: opts.workerCommand,
       workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
@@ -96,7 +100,10 @@ export class Arbiter {
     this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
-    this.listeners = await createListeners(cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log });
+    // Sockets systemd (LISTEN_FDS) or a previous arbiter (USR2) handed us replace --bind.
+    const inherited = inheritedBinds();
+    if (inherited) this.log.info(`Using ${inherited.specs.length} socket${inherited.specs.length === 1 ? "" : "s"} from ${inherited.from === "systemd" ? "systemd socket activation" : "the previous arbiter"}`);
+    this.listeners = await createListeners(inherited?.specs ?? cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log });
     if (cfg.pid) {
       this.#pidfile = new Pidfile(cfg.pid);
       try {
@@ -109,6 +116,7 @@ export class Arbiter {
     for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
     for (const sig of SIGNALS) runtime.onSignal(sig, () => this.#enqueue(sig));
+    this.#notify.startWatchdog();
     this.#spawner.listeners = this.listeners;
     await this.#manageWorkers();
   }
@@ -174,6 +182,7 @@ export class Arbiter {
     this.hooks = next.hooks;
     this.generation++;
     this.#reload = { generation: this.generation, previous };
+    this.#notify.reloading();
     await this.#hook("onReload");
     await this.#setNumWorkers(this.cfg.workers);
     for (const rec of this.#spawner.all()) if (rec.generation < this.generation) rec.recycling = true;
@@ -221,6 +230,7 @@ export class Arbiter {
   /** Stops every worker: TERM (graceful, up to graceful-timeout) or QUIT, then SIGKILL what is left. */
   async stop(graceful: boolean): Promise<void> {
     this.#stopping = true;
+    this.#notify.stopping();
     const limit = graceful ? this.cfg.gracefulTimeout * 1000 : 1000;
     await this.#spawner.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
     await this.#reapWorkers();
@@ -229,6 +239,7 @@ export class Arbiter {
   /** Closes the sockets, removes the pid file: the one way out of the arbiter. */
   async #halt(code: number, reason?: string): Promise<number> {
     this.#stopping = true;
+    this.#notify.close();
     this.#spawner.killAll("SIGKILL");
     closeListeners(this.listeners);
     this.#pidfile?.unlink();
@@ -264,6 +275,7 @@ export class Arbiter {
   #abortReload(why: string): void {
     const r = this.#reload!;
     this.log.error(`Reload failed, keeping the old workers: ${why}`);
+    this.#notify.ready("reload failed, old workers serving");
     for (const rec of this.#spawner.all()) {
       if (rec.generation === r.generation) this.#spawner.kill(rec, "SIGKILL");
       else rec.recycling = false;
@@ -325,9 +337,11 @@ export class Arbiter {
       if (this.#reload) {
         this.log.info(`Reloaded: ${serving} new worker${serving === 1 ? "" : "s"} serving, the old ones are finishing`);
         this.#reload = undefined;
+        this.#notify.ready(`reloaded, ${serving} workers`);
       }
       if (!this.#ready && serving > 0) {
         this.#ready = true;
+        this.#notify.ready(`${serving} workers serving`);
         await this.#hook("whenReady");
       }
     }

@@ -2,6 +2,7 @@
 // Neither runtime can create a listening socket that a child process inherits, so we do it here.
 import process from "node:process";
 import { runtime } from "../runtime/index.ts";
+import { encodeUnix } from "./address.ts";
 
 const fns = runtime.dlopen("libc.so.6", {
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
@@ -14,13 +15,17 @@ const fns = runtime.dlopen("libc.so.6", {
   dup2: { args: ["i32", "i32"], returns: "i32" },
   epoll_ctl: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   close: { args: ["i32"], returns: "i32" },
+  sendto: { args: ["i32", "buffer", "u64", "i32", "buffer", "u32"], returns: "i64" },
+  setgroups: { args: ["u64", "buffer"], returns: "i32" },
+  setgid: { args: ["u32"], returns: "i32" },
+  setuid: { args: ["u32"], returns: "i32" },
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   __errno_location: { args: [], returns: "pointer" },
 });
 
 export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
-const SOCK_STREAM = 1;
+const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
 const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
 const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
@@ -151,3 +156,22 @@ export function setParentDeathSignal(signal: number): void {
   check("prctl(PR_SET_PDEATHSIG)", fns.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0));
 }
 
+/** One datagram to a unix socket path ("@name" is the abstract namespace), e.g. sd_notify. */
+export function sendUnixDatagram(path: string, message: string): void {
+  const fd = check("socket(AF_UNIX, SOCK_DGRAM)", fns.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  try {
+    // An abstract address is exactly its bytes, without encodeUnix's trailing NUL.
+    const addr = path.startsWith("@") ? encodeUnix(`\0${path.slice(1)}`).subarray(0, -1) : encodeUnix(path);
+    const msg = new TextEncoder().encode(message);
+    check("sendto", Number(fns.sendto(fd, msg, msg.length, 0, addr, addr.length)));
+  } finally {
+    fns.close(fd);
+  }
+}
+
+/** Drops this process to uid/gid (supplementary groups: just gid). Group first: after setuid we could not. */
+export function dropPrivileges(uid: number, gid: number): void {
+  check("setgroups", fns.setgroups(1, new Uint32Array([gid])));
+  check("setgid", fns.setgid(gid));
+  check("setuid", fns.setuid(uid));
+}
