@@ -4,7 +4,6 @@
 // exception, request counting, the access log.
 import type http from "node:http";
 import process from "node:process";
-import { toNodeHandler } from "srvx/node";
 import { AppLoadError, ExitCode } from "../errors.ts";
 import { resolveApp } from "../app/load.ts";
 import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
@@ -28,7 +27,7 @@ export class FetchWorker extends HttpWorker {
   }
 
   /** --serving: native unless told otherwise; auto falls back to compat with one line saying why. */
-  protected override serve(): Promise<HttpServing> | HttpServing {
+  protected override async serve(): Promise<HttpServing> {
     const mode = this.cfg.serving ?? "auto";
     if (mode === "compat") {
       this.log.info("Using worker: fetch (compat)");
@@ -52,7 +51,8 @@ export class FetchWorker extends HttpWorker {
     }
   }
 
-  protected listener(): NodeListener {
+  protected async listener(): Promise<NodeListener> {
+    const { toNodeHandler } = await import("srvx/node");
     const handler = (request: Request): Promise<Response> | Response => {
       // srvx's request carries the node:http pair it was built from.
       const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage } } }).runtime?.node?.req;

@@ -4,11 +4,11 @@ import process from "node:process";
 import { type AccessEntry, formatAccess } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
-import { type HttpServing, type NodeListener, serveCompat } from "./http-compat.ts";
+import type { HttpServing, NodeListener } from "./http-compat.ts";
 
 export abstract class HttpWorker extends Worker {
   /** The Node-style listener that serves `this.appExport`. */
-  protected abstract listener(): NodeListener;
+  protected abstract listener(): NodeListener | Promise<NodeListener>;
 
   #accessLog?: Sink;
   #maxRequests = 0;
@@ -30,9 +30,13 @@ export abstract class HttpWorker extends Worker {
     this.#accessLog?.reopen();
   }
 
-  /** Starts serving this.sockets on the node-compat path; the fetch worker tries the native one first. */
-  protected serve(): Promise<HttpServing> | HttpServing {
-    return serveCompat({ sockets: this.sockets, listener: this.#wrap(this.listener()), keepAlive: this.cfg.keepAlive });
+  /**
+   * Starts serving this.sockets on the node-compat path; the fetch worker tries the native one
+   * first. Imported on use: node:http and srvx cost a natively serving worker ~10 MiB and start-up time.
+   */
+  protected async serve(): Promise<HttpServing> {
+    const { serveCompat } = await import("./http-compat.ts");
+    return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive });
   }
 
   /** Call once per request, on any serving path: counts it for max-requests. */
