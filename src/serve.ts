@@ -38,13 +38,14 @@ export async function serve(options: ServeOptions): Promise<never> {
     return { cfg: { ...r.config, app: "", workerClass }, hooks: r.hooks };
   };
   let code: number;
+  const cwd = process.cwd();
   try {
     const { cfg, hooks } = await load();
     if (cfg.errorLogfile && cfg.errorLogfile !== "-") sink = openSink(cfg.errorLogfile, "stderr");
     const log = createLogger({ level: cfg.logLevel, sink: () => sink });
     const arbiter = new Arbiter({
-      cfg, hooks, cwd: process.cwd(), log, reopenLogs: () => sink.reopen(), reloadConfig: load,
-      workerCommand: () => selfCommand(),
+      cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig: load,
+      workerCommand: () => selfCommand(), upgradeCommand: () => ({ cmd: selfCommand(), cwd }),
     });
     code = await arbiter.run();
   } catch (err) {

@@ -3,11 +3,13 @@ import { behaviourSuite } from "./suite.ts";
 import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
+import { upgradeSuite } from "./suite-upgrade.ts";
 import { shipSuite } from "./suite-ship.ts";
 
 behaviourSuite("bun");
 nativeSuite("bun");
 supervisionSuite("bun");
 systemdSuite("bun");
+upgradeSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

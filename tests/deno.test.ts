@@ -3,8 +3,10 @@ import { behaviourSuite } from "./suite.ts";
 import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
+import { upgradeSuite } from "./suite-upgrade.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
 supervisionSuite("deno");
 systemdSuite("deno");
+upgradeSuite("deno");

@@ -59,10 +59,13 @@ export class Guvnor {
     child.stdout!.on("data", (d) => (this.stdout += d));
     child.stderr!.on("data", (d) => (this.stderr += d));
     this.exited = new Promise((resolve) => {
-      child.on("close", (code, signal) => {
-        this.#exit = { code, signal };
+      const done = (code: number | null, signal: string | null) => {
+        this.#exit ??= { code, signal };
         resolve(this.#exit);
-      });
+      };
+      child.on("close", done);
+      // A process it started (USR2's new arbiter) may hold the pipes open: do not wait for them.
+      child.on("exit", (code, signal) => setTimeout(() => done(code, signal), 300));
     });
     running.add(this);
   }
@@ -73,12 +76,12 @@ export class Guvnor {
   }
 
   /** Waits until stderr (or stdout) matches, or fails with what was printed. */
-  async waitFor(re: RegExp, timeoutMs = 15_000, stream: "stderr" | "stdout" = "stderr"): Promise<RegExpMatchArray> {
+  async waitFor(re: RegExp, timeoutMs = 15_000, stream: "stderr" | "stdout" = "stderr", evenAfterExit = false): Promise<RegExpMatchArray> {
     const end = Date.now() + timeoutMs;
     for (;;) {
       const m = this[stream].match(re);
       if (m) return m;
-      if (this.#exit) throw new Error(`guvnor exited (${JSON.stringify(this.#exit)}) before ${re}; stderr:\n${this.stderr}`);
+      if (this.#exit && !evenAfterExit) throw new Error(`guvnor exited (${JSON.stringify(this.#exit)}) before ${re}; stderr:\n${this.stderr}`);
       if (Date.now() > end) throw new Error(`timed out waiting for ${re}; stderr:\n${this.stderr}`);
       await sleep(20);
     }
@@ -107,10 +110,15 @@ export class Guvnor {
     return r;
   }
 
-  /** Kills the arbiter and every worker it logged, by pid. */
+  /** Pids of every arbiter that logged here: this one, and any it started with USR2. */
+  arbiterPids(): number[] {
+    return [...this.stderr.matchAll(/\[(\d+)\] \[INFO\] Starting guvnor/g)].map((m) => Number(m[1]));
+  }
+
+  /** Kills the arbiter(s) and every worker they logged, by pid. */
   async kill(): Promise<void> {
     running.delete(this);
-    for (const pid of [this.pid, ...this.workerPids()]) {
+    for (const pid of [this.pid, ...this.arbiterPids(), ...this.workerPids()]) {
       try {
         process.kill(pid, "SIGKILL");
       } catch { /* gone */ }

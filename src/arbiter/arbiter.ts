@@ -10,7 +10,7 @@ import type { Config } from "../types.ts";
 import { setTitle } from "../title.ts";
 import { inheritedBinds } from "../sockets/inherited.ts";
 import { SystemdNotifier } from "./notify.ts";
-import { Pidfile } from "./pidfile.ts";
+import { HotUpgrade } from "./upgrade.ts";
 import { type WorkerRecord, WorkerSpawner } from "./spawner.ts";
 
 export const VERSION = "0.1.0";
@@ -34,6 +34,8 @@ export interface ArbiterOptions {
   reopenLogs: () => void;
   /** argv that starts a worker process for a config. */
   workerCommand: (cfg: Config) => string[];
+  /** argv (and the directory it was started in) that starts a new arbiter from the executable on disk (USR2). */
+  upgradeCommand: () => { cmd: string[]; cwd: string };
   /** Loads the config again (HUP); rejects with a ConfigError. */
   reloadConfig: () => Promise<{ cfg: Config; hooks: Hooks }>;
 }
@@ -55,7 +57,7 @@ export class Arbiter {
   readonly #spawner: WorkerSpawner;
   readonly #signals: Sig[] = [];
   #wake: () => void = () => {};
-  #pidfile?: Pidfile;
+  readonly #upgrade: HotUpgrade;
   readonly #notify: SystemdNotifier;
   #stopping = false;
   #ready = false;
@@ -70,6 +72,7 @@ export class Arbiter {
     this.log = opts.log;
     this.numWorkers = opts.cfg.workers;
     this.#notify = new SystemdNotifier(opts.log);
+    this.#upgrade = new HotUpgrade(opts.log);
     this.#spawner = new WorkerSpawner({
       cwd: opts.cwd, log: opts.log, onExit: () => this.#wake(), workerCommand: opts.workerCommand,
       workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
@@ -86,6 +89,7 @@ export class Arbiter {
         const sig = this.#signals.shift();
         if (sig) await this.#dispatch(sig);
         this.#inspectWorkers();
+        if (this.#upgrade.promoteIfOrphaned(this.listeners)) this.#notify.ready("promoted");
         await this.#manageWorkers();
       }
     } catch (err) {
@@ -104,14 +108,11 @@ export class Arbiter {
     const inherited = inheritedBinds();
     if (inherited) this.log.info(`Using ${inherited.specs.length} socket${inherited.specs.length === 1 ? "" : "s"} from ${inherited.from === "systemd" ? "systemd socket activation" : "the previous arbiter"}`);
     this.listeners = await createListeners(inherited?.specs ?? cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log });
-    if (cfg.pid) {
-      this.#pidfile = new Pidfile(cfg.pid);
-      try {
-        this.#pidfile.create();
-      } catch (err) {
-        closeListeners(this.listeners);
-        throw err;
-      }
+    try {
+      this.#upgrade.createPidfile(cfg.pid);
+    } catch (err) {
+      closeListeners(this.listeners, this.#upgrade.ownsSockets);
+      throw err;
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
@@ -216,9 +217,13 @@ export class Arbiter {
     this.#spawner.killAll("SIGUSR1");
   }
 
-  /** USR2: hot upgrade is not built yet; say so rather than pretend. */
+  /** USR2: start a new arbiter from the executable on disk, on the same sockets. */
   handleUsr2(): void {
-    this.log.warn("USR2 (hot upgrade) is not supported yet; ignoring it");
+    const env: Record<string, string> = this.#notify.socketPath ? { NOTIFY_SOCKET: this.#notify.socketPath } : {};
+    const { cmd, cwd } = this.opts.upgradeCommand();
+    this.#upgrade.start(cmd, cwd, this.listeners, env, (status) => {
+      this.log.warn(`New arbiter exited (${status.signal ?? `code ${status.code}`}); this one carries on`);
+    });
   }
 
   /** WINCH: gracefully stop every worker; the arbiter and its sockets stay (HUP or TTIN bring workers back). */
@@ -241,8 +246,8 @@ export class Arbiter {
     this.#stopping = true;
     this.#notify.close();
     this.#spawner.killAll("SIGKILL");
-    closeListeners(this.listeners);
-    this.#pidfile?.unlink();
+    closeListeners(this.listeners, this.#upgrade.ownsSockets);
+    this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
     this.log.info("Shutting down: Master");
     if (reason) this.log.info(`Reason: ${reason}`);

@@ -11,8 +11,9 @@ export class SystemdNotifier {
     delete process.env.NOTIFY_SOCKET; // for us, not for the workers
   }
 
-  get enabled(): boolean {
-    return !!this.#socket;
+  /** The socket, to hand to a new arbiter (USR2) so it can take over as MAINPID. */
+  get socketPath(): string | undefined {
+    return this.#socket;
   }
 
   send(message: string): void {

@@ -4,7 +4,7 @@ import process from "node:process";
 import { ConfigError } from "../errors.ts";
 
 export class Pidfile {
-  constructor(readonly path: string) {}
+  constructor(public path: string) {}
 
   /** Refuses to overwrite the pid file of a live process. */
   create(pid: number = process.pid): void {
@@ -25,6 +25,16 @@ export class Pidfile {
       return Number.isInteger(n) && n > 0 ? n : null;
     } catch {
       return null;
+    }
+  }
+
+  /** Moves our pid file (USR2: FILE → FILE.oldbin, FILE.2 → FILE). */
+  rename(to: string): void {
+    try {
+      fs.renameSync(this.path, to);
+      this.path = to;
+    } catch {
+      // gone or not ours: keep the old name
     }
   }
 

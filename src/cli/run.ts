@@ -8,7 +8,7 @@ import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import { createCliLogger, createLogger } from "../log/logger.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { loadWorkerClass } from "../worker/classes.ts";
-import { workerCommand as workerCommandFor } from "../runtime/command.ts";
+import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
 
 // Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
 const CLI_MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
@@ -45,7 +45,7 @@ export async function runCli(argv: string[]): Promise<number> {
       return { cfg: next.config, hooks: next.hooks };
     };
     const workerCommand = (c: typeof cfg) => workerCommandFor(c.runtime, CLI_MAIN);
-    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig, workerCommand });
+    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig, workerCommand, upgradeCommand: () => ({ cmd: selfCommand(), cwd: startCwd }) });
     try {
       return await arbiter.run();
     } catch (err) {

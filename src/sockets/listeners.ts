@@ -48,11 +48,11 @@ export async function createListeners(specs: string[], opts: ListenOptions): Pro
   return out;
 }
 
-/** Closes the sockets and removes the unix socket files we created. */
-export function closeListeners(listeners: Listener[]): void {
+/** Closes the sockets and (unless another arbiter shares them) removes the unix socket files we created. */
+export function closeListeners(listeners: Listener[], unlink = true): void {
   for (const l of listeners) {
     libc.close(l.fd);
-    if (l.ownedPath) fs.rmSync(l.ownedPath, { force: true });
+    if (l.ownedPath && unlink) fs.rmSync(l.ownedPath, { force: true });
   }
 }
 
