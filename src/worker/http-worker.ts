@@ -32,7 +32,8 @@ export abstract class HttpWorker extends Worker {
 
   /**
    * Starts serving this.sockets on the node-compat path; the fetch worker tries the native one
-   * first. Imported on use: node:http and srvx cost a natively serving worker ~10 MiB and start-up time.
+   * first. Imported on use, so a natively serving worker does not pay for srvx (and node:http, when
+   * nothing else loads it) in start-up time and memory.
    */
   protected async serve(): Promise<HttpServing> {
     const { serveCompat } = await import("./http-compat.ts");
