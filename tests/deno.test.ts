@@ -4,9 +4,11 @@ import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
+import { workersSuite } from "./suite-workers.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
 supervisionSuite("deno");
 systemdSuite("deno");
 upgradeSuite("deno");
+workersSuite("deno");

@@ -1,7 +1,7 @@
 // Resolves --worker-class: a built-in name, or `path/to/file.ts:ClassName` (a Worker subclass).
 import fs from "node:fs";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { GuvnorError } from "../errors.ts";
 import { Worker } from "./base.ts";
 import { FetchWorker } from "./fetch.ts";
@@ -9,6 +9,7 @@ import { NodeWorker } from "./node.ts";
 
 export type WorkerClass = new (...args: ConstructorParameters<typeof Worker>) => Worker;
 
+const GUVNOR_ENTRY = fileURLToPath(new URL("../index.ts", import.meta.url));
 const BUILTIN: Record<string, WorkerClass> = { fetch: FetchWorker, node: NodeWorker };
 
 export async function loadWorkerClass(spec: string, cwd: string): Promise<WorkerClass> {
@@ -25,7 +26,27 @@ export async function loadWorkerClass(spec: string, cwd: string): Promise<Worker
     throw bad(`failed to import: ${(err as Error).message}`, err);
   }
   const cls = mod[m[2]];
-  if (typeof cls !== "function") throw bad(`not found: ${m[1]} has no export "${m[2]}"`);
-  if (!(cls.prototype instanceof Worker)) throw bad(`is not a subclass of Worker (import { Worker } from "guvnor")`);
+  if (typeof cls !== "function") {
+    const names = Object.keys(mod).join(", ") || "nothing";
+    throw bad(`not found: ${m[1]} has no ${m[2] in mod ? "class" : "export"} "${m[2]}" (it exports: ${names})`);
+  }
+  if (!(cls.prototype instanceof Worker)) {
+    // Two copies of guvnor (say a global bunx and the project's node_modules) make two Worker classes.
+    const foreign = ancestorNamed(cls, "Worker");
+    throw bad(foreign
+      ? `extends the Worker of another copy of guvnor: its import { Worker } must resolve to the guvnor that runs it (${GUVNOR_ENTRY})`
+      : `is not a subclass of Worker: export class ${m[2]} extends Worker (import { Worker } from "guvnor")`);
+  }
+  // Caught here, not when run() throws: a worker that dies after booting would be respawned forever.
+  if (cls.prototype.run === Worker.prototype.run) {
+    throw bad(`does not implement run(): define async run() that serves this.sockets until this.stopRequested() resolves`);
+  }
   return cls as WorkerClass;
+}
+
+function ancestorNamed(cls: object, name: string): boolean {
+  for (let p = Object.getPrototypeOf(cls); typeof p === "function" && p !== Function.prototype; p = Object.getPrototypeOf(p)) {
+    if (p.name === name) return true;
+  }
+  return false;
 }
