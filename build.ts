@@ -7,6 +7,7 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { optionsTable, settingsDoc } from "./src/config/docs.ts";
+import { VERSION } from "./src/version.ts";
 
 const root = path.dirname(fileURLToPath(import.meta.url));
 const file = (p: string) => path.join(root, p);
@@ -30,6 +31,7 @@ export function problems(): string[] {
   const denoMain = typeof deno.exports === "string" ? deno.exports : deno.exports?.["."];
   if (pkgMain !== denoMain) out.push(`package.json exports "${pkgMain}" but deno.json exports "${denoMain}"`);
   if (deno.version && deno.version !== pkg.version) out.push(`package.json is ${pkg.version} but deno.json is ${deno.version}`);
+  if (VERSION !== pkg.version) out.push(`package.json is ${pkg.version} but src/version.ts says ${VERSION}`);
   return out;
 }
 

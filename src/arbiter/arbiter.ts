@@ -11,39 +11,17 @@ import { setTitle } from "../title.ts";
 import { inheritedBinds } from "../sockets/inherited.ts";
 import { SystemdNotifier } from "./notify.ts";
 import { HotUpgrade } from "./upgrade.ts";
+import { CrashBrake } from "./brake.ts";
+import { type Sig, SignalQueue } from "./signal-queue.ts";
 import { type WorkerRecord, WorkerSpawner } from "./spawner.ts";
+import type { ArbiterOptions, Reload } from "./options.ts";
+import { VERSION } from "../version.ts";
 
-export const VERSION = "0.1.0";
-
-const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
-type Sig = (typeof SIGNALS)[number];
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
 /** Thrown inside the loop to end it with an exit code. */
 class Halt {
   constructor(readonly code: number, readonly reason?: string) {}
-}
-
-export interface ArbiterOptions {
-  cfg: Config;
-  hooks: Hooks;
-  /** Directory the app path is relative to. */
-  cwd: string;
-  log: Logger;
-  /** Reopens the arbiter's own log files (USR1). */
-  reopenLogs: () => void;
-  /** argv that starts a worker process for a config. */
-  workerCommand: (cfg: Config) => string[];
-  /** argv (and the directory it was started in) that starts a new arbiter from the executable on disk (USR2). */
-  upgradeCommand: () => { cmd: string[]; cwd: string };
-  /** Loads the config again (HUP); rejects with a ConfigError. */
-  reloadConfig: () => Promise<{ cfg: Config; hooks: Hooks }>;
-}
-
-/** A HUP in progress: what to go back to if the new generation cannot boot. */
-interface Reload {
-  generation: number;
-  previous: { cfg: Config; hooks: Hooks; generation: number };
 }
 
 export class Arbiter {
@@ -55,16 +33,13 @@ export class Arbiter {
   numWorkers: number;
   generation = 1;
   readonly #spawner: WorkerSpawner;
-  readonly #signals: Sig[] = [];
-  #wake: () => void = () => {};
+  readonly #signals = new SignalQueue();
   readonly #upgrade: HotUpgrade;
   readonly #notify: SystemdNotifier;
   #stopping = false;
   #ready = false;
   #reload?: Reload;
-  /** Crash-loop brake: consecutive early deaths, and when the next spawn may happen. */
-  #failures = 0;
-  #respawnAt = 0;
+  readonly #brake: CrashBrake;
 
   constructor(readonly opts: ArbiterOptions) {
     this.cfg = opts.cfg;
@@ -73,8 +48,9 @@ export class Arbiter {
     this.numWorkers = opts.cfg.workers;
     this.#notify = new SystemdNotifier(opts.log);
     this.#upgrade = new HotUpgrade(opts.log);
+    this.#brake = new CrashBrake(opts.log);
     this.#spawner = new WorkerSpawner({
-      cwd: opts.cwd, log: opts.log, onExit: () => this.#wake(), workerCommand: opts.workerCommand,
+      cwd: opts.cwd, log: opts.log, onExit: () => this.#signals.wake(), workerCommand: opts.workerCommand,
       workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
     });
   }
@@ -84,7 +60,7 @@ export class Arbiter {
     try {
       await this.start();
       for (;;) {
-        await this.#sleep(this.#tick());
+        await this.#signals.sleep(this.#tick());
         await this.#reapWorkers();
         const sig = this.#signals.shift();
         if (sig) await this.#dispatch(sig);
@@ -116,7 +92,7 @@ export class Arbiter {
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
-    for (const sig of SIGNALS) runtime.onSignal(sig, () => this.#enqueue(sig));
+    this.#signals.install();
     this.#notify.startWatchdog();
     this.#spawner.listeners = this.listeners;
     await this.#manageWorkers();
@@ -130,20 +106,8 @@ export class Arbiter {
   /** How long the loop sleeps: short while workers boot or wait to be replaced, else a second. */
   #tick(): number {
     const pending = this.#spawner.all().some((w) => !w.booted || w.recycling);
-    const untilRespawn = this.#respawnAt - Date.now();
+    const untilRespawn = this.#brake.until - Date.now();
     return Math.max(10, Math.min(pending ? 100 : 1000, untilRespawn > 0 ? untilRespawn : 1000));
-  }
-
-  #enqueue(sig: Sig): void {
-    if (this.#signals.length < 5) this.#signals.push(sig);
-    this.#wake();
-  }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const t = setTimeout(resolve, ms);
-      this.#wake = () => { clearTimeout(t); resolve(); };
-    });
   }
 
   #hook(name: HookName, ...args: unknown[]): Promise<void> {
@@ -273,7 +237,7 @@ export class Arbiter {
       }
       // Otherwise a worker that cannot boot stops everything instead of restarting forever.
       if (bootError) throw new Halt(status.code!, reason);
-      this.#brake(rec, status);
+      this.#brake.record(rec, status);
     }
   }
 
@@ -290,19 +254,6 @@ export class Arbiter {
     this.generation = r.previous.generation;
     this.numWorkers = this.cfg.workers;
     this.#reload = undefined;
-  }
-
-  /** A worker that died on its own soon after it started delays the next spawn, growing to 10 s. */
-  #brake(rec: WorkerRecord, status: { code: number | null; signal: string | null }): void {
-    const ours = status.signal !== null && rec.sent === status.signal;
-    if (status.code === 0 || ours || rec.retiring || rec.recycling) return;
-    if (Date.now() - rec.spawnedAt >= 5000) {
-      this.#failures = 0;
-      return;
-    }
-    const delay = Math.min(10_000, 100 * 2 ** this.#failures++);
-    this.#respawnAt = Date.now() + delay;
-    if (delay >= 1000) this.log.warn(`Workers are dying right after they start; next spawn in ${delay / 1000} s`);
   }
 
   /** Heartbeats: timeouts are killed; workers over max-requests or max-worker-memory are recycled. */
@@ -328,7 +279,7 @@ export class Arbiter {
     if (this.#stopping) return;
     const all = this.#spawner.all();
     const current = all.filter((w) => w.generation === this.generation && !w.recycling && !w.retiring);
-    if (Date.now() >= this.#respawnAt) {
+    if (Date.now() >= this.#brake.until) {
       for (let n = current.length; n < this.numWorkers; n++) {
         await this.#hook("preSpawn", { age: this.#spawner.nextAge });
         const rec = this.#spawner.spawn(this.cfg, this.generation);

@@ -2,7 +2,7 @@
 // config/load.ts with node:util parseArgs, because citty 0.2 keeps only the last of a repeated
 // flag (-b a -b b) and accepts unknown options silently.
 import { type ArgsDef, defineCommand } from "citty";
-import { VERSION } from "../arbiter/arbiter.ts";
+import { VERSION } from "../version.ts";
 import { SETTINGS } from "../config/settings.ts";
 import { runCli } from "./run.ts";
 

@@ -1,0 +1,39 @@
+// The arbiter's signal queue: handlers only enqueue and wake the loop (gunicorn's SIG_QUEUE).
+import { runtime } from "../runtime/index.ts";
+
+export const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
+export type Sig = (typeof SIGNALS)[number];
+
+export class SignalQueue {
+  readonly #queue: Sig[] = [];
+  #wake: () => void = () => {};
+
+  /** Starts listening; a signal listener alone does not keep the process alive, sleep() does. */
+  install(): void {
+    for (const sig of SIGNALS) runtime.onSignal(sig, () => this.push(sig));
+  }
+
+  push(sig: Sig): void {
+    if (this.#queue.length < 5) this.#queue.push(sig); // gunicorn drops signals past 5 queued
+    this.wake();
+  }
+
+  shift(): Sig | undefined {
+    return this.#queue.shift();
+  }
+
+  /** Waits up to ms, or until wake() (a signal, a worker's exit). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, ms);
+      this.#wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  wake(): void {
+    this.#wake();
+  }
+}
