@@ -27,6 +27,8 @@ export interface Config {
   pid: string;
   name: string;
   chdir: string;
+  user: string;
+  group: string;
   umask: number;
   app: string;
   config: string;

@@ -4,6 +4,7 @@ import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
+import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
 import { shipSuite } from "./suite-ship.ts";
 
@@ -12,6 +13,7 @@ nativeSuite("bun");
 supervisionSuite("bun");
 systemdSuite("bun");
 upgradeSuite("bun");
+privilegesSuite("bun");
 workersSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

@@ -4,6 +4,7 @@ import { nativeSuite } from "./suite-native.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
+import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
 
 behaviourSuite("deno");
@@ -11,4 +12,5 @@ nativeSuite("deno");
 supervisionSuite("deno");
 systemdSuite("deno");
 upgradeSuite("deno");
+privilegesSuite("deno");
 workersSuite("deno");

@@ -5,6 +5,7 @@ import type { Logger } from "../log/logger.ts";
 import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { Config } from "../types.ts";
+import { resolveIds } from "../config/users.ts";
 import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
 import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, removeHeartbeat } from "../worker/heartbeat.ts";
 
@@ -56,6 +57,8 @@ export class WorkerSpawner {
     const age = ++this.#age;
     const heartbeat = heartbeatPath(cfg.workerTmpDir, process.pid, age);
     createHeartbeat(heartbeat);
+    const ids = resolveIds(cfg.user, cfg.group);
+    if (ids) giveFiles(ids, [heartbeat, cfg.errorLogfile, cfg.accessLogfile]);
     const childFds = runtime.childFds(this.listeners.map((l) => l.fd));
     const state: WorkerState = {
       age,
@@ -64,6 +67,7 @@ export class WorkerSpawner {
       cfg,
       cwd,
       hooks: this.opts.workerHooks(),
+      ids,
     };
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -177,6 +181,15 @@ export class WorkerSpawner {
       this.killAll("SIGKILL");
       await all();
     }
+  }
+}
+
+/** Files a worker running as another user must write: its heartbeat and the log files. */
+function giveFiles(ids: { uid: number; gid: number }, files: string[]): void {
+  for (const f of files) {
+    if (!f || f === "-") continue;
+    fs.closeSync(fs.openSync(f, "a"));
+    fs.chownSync(f, ids.uid, ids.gid);
   }
 }
 

@@ -7,6 +7,7 @@ import { loadConfig } from "c12";
 import { ConfigError } from "../errors.ts";
 import type { Config } from "../types.ts";
 import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
+import { resolveIds } from "./users.ts";
 import { defaultOf, envName, type Setting, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
 
 type Raw = Partial<Record<string, unknown>>;
@@ -123,6 +124,7 @@ export async function resolveConfig(
     else config[s.key] = defaultOf(s, env);
   }
   if (file) config.config = file;
+  resolveIds(config.user as string, config.group as string); // an unknown user is an error now, not in every worker
   return { config: config as unknown as Config, configFile: file, hooks };
 }
 

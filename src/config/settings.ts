@@ -131,6 +131,14 @@ export const SETTINGS: readonly Setting[] = [
     defaultDoc: "none", doc: "Change to this directory before loading the app.",
   },
   {
+    key: "user", flag: "user", short: "u", meta: "USER", section: "Process", parse: str(), default: "",
+    defaultDoc: "unchanged", doc: "Run the workers as this user (name or uid); the arbiter keeps its own to bind and supervise.",
+  },
+  {
+    key: "group", flag: "group", short: "g", meta: "GROUP", section: "Process", parse: str(), default: "",
+    defaultDoc: "the user's group", doc: "Run the workers with this group (name or gid).",
+  },
+  {
     key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0,
     defaultDoc: "`0`", doc: "umask applied when binding unix sockets, as octal (`007`).",
   },

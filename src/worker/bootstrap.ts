@@ -5,7 +5,7 @@ import { AppLoadError, ExitCode } from "../errors.ts";
 import { importApp } from "../app/load.ts";
 import { createLogger } from "../log/logger.ts";
 import { openSink } from "../log/sink.ts";
-import { setCloexec } from "../sockets/libc.ts";
+import { dropPrivileges, setCloexec } from "../sockets/libc.ts";
 import { loadWorkerClass } from "./classes.ts";
 import { type WorkerState, workerStateFromEnv } from "./state.ts";
 import type { AppSource } from "./base.ts";
@@ -23,6 +23,15 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource): Prom
   const { cfg } = state;
   let sink = openSink(cfg.errorLogfile || "-", "stderr");
   const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+  // --user/--group: the arbiter bound the sockets; the app never runs with its privileges.
+  if (state.ids) {
+    try {
+      dropPrivileges(state.ids.uid, state.ids.gid);
+    } catch (err) {
+      log.error(`Can't switch to uid ${state.ids.uid} gid ${state.ids.gid}: ${(err as Error).message}`);
+      process.exit(ExitCode.WORKER_BOOT_ERROR);
+    }
+  }
   log.info(`Booting worker with pid: ${process.pid}`);
   setTitle("worker", cfg.name);
   // Our copies of the listeners must not leak into processes the app spawns.

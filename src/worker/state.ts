@@ -14,6 +14,8 @@ export interface WorkerState {
   cwd: string;
   /** Worker-side hooks the config file defines; the worker loads the file again only then. */
   hooks: string[];
+  /** --user/--group resolved: the worker switches to them before it loads the app. */
+  ids: { uid: number; gid: number } | null;
 }
 
 /** The state this process was started with, or null when it is not a worker. */

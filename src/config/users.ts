@@ -1,0 +1,40 @@
+// --user / --group: names or numbers, resolved from /etc/passwd and /etc/group (no NSS: containers
+// and systemd units name local accounts).
+import fs from "node:fs";
+import { ConfigError } from "../errors.ts";
+
+interface Entry {
+  name: string;
+  id: number;
+  gid: number;
+}
+
+function read(file: string): Entry[] {
+  try {
+    return fs.readFileSync(file, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).map((l) => {
+      const f = l.split(":");
+      return { name: f[0], id: Number(f[2]), gid: Number(f[3]) };
+    });
+  } catch {
+    return [];
+  }
+}
+
+/** uid and gid for `user` and `group` ("" = unchanged); the group defaults to the user's own. */
+export function resolveIds(user: string, group: string): { uid: number; gid: number } | null {
+  if (!user && !group) return null;
+  const users = read("/etc/passwd"), groups = read("/etc/group");
+  let uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  if (user) {
+    const u = /^\d+$/.test(user) ? users.find((e) => e.id === Number(user)) ?? { id: Number(user), gid } : users.find((e) => e.name === user);
+    if (!u) throw new ConfigError(`--user: no such user "${user}" in /etc/passwd`);
+    uid = u.id;
+    gid = u.gid;
+  }
+  if (group) {
+    const g = /^\d+$/.test(group) ? { id: Number(group) } : groups.find((e) => e.name === group);
+    if (!g) throw new ConfigError(`--group: no such group "${group}" in /etc/group`);
+    gid = g.id;
+  }
+  return { uid, gid };
+}
