@@ -30,6 +30,7 @@ export interface Config {
   user: string;
   group: string;
   umask: number;
+  reload: boolean;
   app: string;
   config: string;
   checkConfig: boolean;

@@ -193,6 +193,25 @@ export function supervisionSuite(rt: RuntimeName): void {
       await stop(g);
     });
 
+    it("--reload picks up an edit; a syntax error keeps the old workers serving", async () => {
+      const dir = tmpDir(), port = await freePort(), url = `http://127.0.0.1:${port}/`;
+      const write = (body: string) => fs.writeFileSync(path.join(dir, "app.ts"), body);
+      write(`export default { fetch: () => new Response("v1") };\n`);
+      const g = new Guvnor(rt, ["--reload", "-b", `127.0.0.1:${port}`, "app.ts"], { cwd: dir });
+      await g.ready(1, url);
+      await g.waitFor(/Watching .* for changes/);
+      write(`export default { fetch: () => new Response("v2") };\n`);
+      await g.waitFor(/Reloading: app\.ts changed[\s\S]*Reloaded: 1 new worker serving/);
+      assert.equal((await request(url)).body, "v2");
+      write(`export default { fetch: ( => };\n`);
+      await g.waitFor(/Reload failed, keeping the old workers/);
+      assert.equal((await request(url)).body, "v2");
+      write(`export default { fetch: () => new Response("v3") };\n`);
+      await g.waitFor(/Reloaded[\s\S]*Reloaded/);
+      assert.equal((await request(url)).body, "v3");
+      await stop(g);
+    });
+
     it("runs the server hooks, each in its process", async () => {
       const dir = tmpDir(), hookLog = path.join(dir, "hooks.log");
       const { g, base } = await start(["-c", fixture("hooks.config.ts"), APP], 1, { env: { HOOK_LOG: hookLog } });

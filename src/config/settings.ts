@@ -143,6 +143,10 @@ export const SETTINGS: readonly Setting[] = [
     defaultDoc: "`0`", doc: "umask applied when binding unix sockets, as octal (`007`).",
   },
   {
+    key: "reload", flag: "reload", section: "Config", parse: bool(), default: false,
+    doc: "Development: reload the workers (as HUP does) when a source file under the app's directory or the config file changes.",
+  },
+  {
     key: "app", flag: "app", meta: "APP", section: "Config", parse: str(), default: "",
     defaultDoc: "none", doc: "The app, `path/to/module.ts[:name]`; on the command line it is the positional argument.",
   },
