@@ -119,6 +119,17 @@ export function workersSuite(rt: RuntimeName): void {
       await stop(g);
     });
 
+    it("--check-config loads a custom class, leaves judging the app to it, and names a bad one", async () => {
+      const echo = `${example("echo-worker.ts")}:EchoWorker`;
+      // Not an app for the HTTP workers, but a custom worker may serve anything.
+      const ok = new Guvnor(rt, ["--check-config", "-k", echo, `${fixture("not-an-app.ts")}:named`]);
+      assert.deepEqual(await ok.exit(), { code: 0, signal: null }, ok.stderr);
+      assert.match(ok.stdout + ok.stderr, /Config OK: .*not-an-app\.ts:named \(worker class .*echo-worker\.ts:EchoWorker/);
+      const bad = new Guvnor(rt, ["--check-config", "-k", `${fixture("bad-workers.ts")}:NoRun`, example("shout.ts")]);
+      assert.equal((await bad.exit()).code, 1);
+      assert.match(bad.stderr, /^Error: Worker class ".*:NoRun" does not implement run\(\)/);
+    });
+
     it("a bad worker class is one error naming it, exit 3, and no second boot", async () => {
       const bad = fixture("bad-workers.ts");
       const cases: [string, RegExp][] = [

@@ -7,7 +7,7 @@ import { formatConfig, resolveConfig } from "../config/load.ts";
 import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import { createCliLogger, createLogger } from "../log/logger.ts";
 import { openSink, type Sink } from "../log/sink.ts";
-import { loadWorkerClass } from "../worker/classes.ts";
+import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
 
 // Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
@@ -32,8 +32,10 @@ export async function runCli(argv: string[]): Promise<number> {
     // 2. The app must at least exist before we bind anything.
     appModulePath(cfg.app, cwd);
     if (cfg.checkConfig) {
-      resolveApp(await importApp(cfg.app, cwd), cfg.app);
+      const appExport = await importApp(cfg.app, cwd);
       await loadWorkerClass(cfg.workerClass, cwd);
+      // A custom worker class decides for itself what app it can serve.
+      if (isBuiltinWorkerClass(cfg.workerClass)) resolveApp(appExport, cfg.app);
       cliLog.log(`Config OK: ${cfg.app} (worker class ${cfg.workerClass}, ${cfg.workers} worker${cfg.workers === 1 ? "" : "s"})`);
       return ExitCode.OK;
     }

@@ -12,8 +12,11 @@ export type WorkerClass = new (...args: ConstructorParameters<typeof Worker>) =>
 const GUVNOR_ENTRY = fileURLToPath(new URL("../index.ts", import.meta.url));
 const BUILTIN: Record<string, WorkerClass> = { fetch: FetchWorker, node: NodeWorker };
 
+/** True for `fetch` and `node`, whose apps guvnor itself knows how to check. */
+export const isBuiltinWorkerClass = (spec: string): boolean => Object.hasOwn(BUILTIN, spec);
+
 export async function loadWorkerClass(spec: string, cwd: string): Promise<WorkerClass> {
-  if (BUILTIN[spec]) return BUILTIN[spec];
+  if (isBuiltinWorkerClass(spec)) return BUILTIN[spec];
   const m = spec.match(/^(.+):([A-Za-z_$][\w$]*)$/);
   const bad = (why: string, cause?: unknown) => new GuvnorError("E_WORKER_CLASS", `Worker class "${spec}" ${why}`, { cause });
   if (!m) throw bad(`is not one of ${Object.keys(BUILTIN).join(", ")} or path/to/file.ts:ClassName`);
@@ -39,7 +42,7 @@ export async function loadWorkerClass(spec: string, cwd: string): Promise<Worker
   }
   // Caught here, not when run() throws: a worker that dies after booting would be respawned forever.
   if (cls.prototype.run === Worker.prototype.run) {
-    throw bad(`does not implement run(): define async run() that serves this.sockets until this.stopRequested() resolves`);
+    throw bad(`does not implement run(): define async run() that serves this.sockets until this.stopRequested() resolves (docs/custom-workers.md)`);
   }
   return cls as WorkerClass;
 }
