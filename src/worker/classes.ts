@@ -18,7 +18,12 @@ export const isBuiltinWorkerClass = (spec: string): boolean => Object.hasOwn(BUI
 export async function loadWorkerClass(spec: string, cwd: string): Promise<WorkerClass> {
   if (isBuiltinWorkerClass(spec)) return BUILTIN[spec];
   const m = spec.match(/^(.+):([A-Za-z_$][\w$]*)$/);
-  const bad = (why: string, cause?: unknown) => new GuvnorError("E_WORKER_CLASS", `Worker class "${spec}" ${why}`, { cause });
+  const bad = (why: string, cause?: unknown) => {
+    const err = new GuvnorError("E_WORKER_CLASS", `Worker class "${spec}" ${why}`, { cause });
+    // The message says it all; guvnor's own frames would bury it. A cause keeps its stack.
+    err.stack = `${err.name}: ${err.message}`;
+    return err;
+  };
   if (!m) throw bad(`is not one of ${Object.keys(BUILTIN).join(", ")} or path/to/file.ts:ClassName`);
   const file = path.resolve(cwd, m[1]);
   if (!fs.existsSync(file)) throw bad(`not found: no file ${file}`);
