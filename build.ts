@@ -27,9 +27,12 @@ export function problems(): string[] {
   if (readmeWithTable(readme) !== readme) out.push("README.md options table is stale: run `bun build.ts docs`");
   const pkg = JSON.parse(fs.readFileSync(file("package.json"), "utf8"));
   const deno = JSON.parse(fs.readFileSync(file("deno.json"), "utf8"));
-  const pkgMain = typeof pkg.exports === "string" ? pkg.exports : pkg.exports["."];
-  const denoMain = typeof deno.exports === "string" ? deno.exports : deno.exports?.["."];
-  if (pkgMain !== denoMain) out.push(`package.json exports "${pkgMain}" but deno.json exports "${denoMain}"`);
+  // package.json: types from src, code from lib (its build); deno.json and the repo's own "guvnor": src.
+  const pkgMain = pkg.exports?.["."], denoMain = typeof deno.exports === "string" ? deno.exports : deno.exports?.["."];
+  if (pkgMain?.types !== denoMain) out.push(`package.json exports types "${pkgMain?.types}" but deno.json exports "${denoMain}"`);
+  if (pkgMain?.default !== denoMain?.replace(/^\.\/src\//, "./lib/").replace(/\.ts$/, ".js")) out.push(`package.json exports "${pkgMain?.default}", not the lib/ build of ${denoMain}`);
+  if (deno.imports?.guvnor !== denoMain) out.push(`deno.json maps "guvnor" to "${deno.imports?.guvnor}", not ${denoMain}`);
+  for (const f of [pkg.bin?.guvnor, ...pkg.files]) if (f && !fs.existsSync(file(f))) out.push(`package.json names ${f}, which does not exist`);
   if (deno.version && deno.version !== pkg.version) out.push(`package.json is ${pkg.version} but deno.json is ${deno.version}`);
   if (VERSION !== pkg.version) out.push(`package.json is ${pkg.version} but src/version.ts says ${VERSION}`);
   return out;
@@ -57,6 +60,23 @@ export function compile(outDir = file("dist")): string[] {
   return out;
 }
 
+/**
+ * lib/: the sources as JavaScript, one file each, for the npm package (Deno does not strip types
+ * under node_modules). Relative ".ts" specifiers become ".js".
+ */
+export function buildLib(outDir = file("lib")): void {
+  fs.rmSync(outDir, { recursive: true, force: true });
+  const sources = fs.readdirSync(file("src"), { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts")).map((f) => path.join("src", f));
+  const bun = path.join(root, "node_modules", ".bin", "bun");
+  const r = spawnSync(bun, ["build", "--no-bundle", "--target", "node", "--root", "src", "--outdir", outDir, ...sources], { cwd: root, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`bun build --no-bundle failed: ${r.stderr}`);
+  for (const f of fs.readdirSync(outDir, { recursive: true, encoding: "utf8" })) {
+    if (!f.endsWith(".js")) continue;
+    const p = path.join(outDir, f);
+    fs.writeFileSync(p, fs.readFileSync(p, "utf8").replace(/(["'])(\.\.?\/[^"'\n]*?)\.ts\1/g, "$1$2.js$1"));
+  }
+}
+
 if (import.meta.main) {
   const task = process.argv[2] ?? "check";
   if (task === "docs") {
@@ -68,10 +88,13 @@ if (import.meta.main) {
     const p = problems();
     for (const line of p) process.stderr.write(`${line}\n`);
     process.exit(p.length ? 1 : 0);
+  } else if (task === "lib") {
+    buildLib();
+    process.stdout.write("wrote lib/\n");
   } else if (task === "compile") {
     for (const p of compile()) process.stdout.write(`built ${path.relative(root, p)} (${(fs.statSync(p).size / 1e6).toFixed(1)} MB)\n`);
   } else {
-    process.stderr.write(`Unknown task "${task}": use docs, check or compile\n`);
+    process.stderr.write(`Unknown task "${task}": use docs, check, lib or compile\n`);
     process.exit(1);
   }
 }
