@@ -1,21 +1,29 @@
 // `npm run bench`: guvnor against the bare runtimes, on loopback, same app (bench/app.ts), one
 // run, one table of requests/s and ratios. Run with Bun. Options: --seconds N (per scenario,
-// default 3), --only bun|deno. Every number is noisy on a small shared machine: compare the
-// ratios within one run, not absolutes across runs.
+// default 2), --rounds N (default 3: every contender N times, interleaved, mean of the rounds),
+// --only bun|deno. Every number is noisy on a small shared machine: compare the ratios within
+// one run, not absolutes across runs.
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { cpuTicks, rssMiB, tree, untilFirst200 } from "./procs.ts";
 
-const ROOT = path.resolve(import.meta.dir, "..");
+// The harness runs on Bun (npm run bench); the contenders on either runtime.
+// deno-lint-ignore no-explicit-any
+const Bun = (globalThis as any).Bun;
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+
+const ROOT = path.resolve(HERE, "..");
 const BIN = path.join(ROOT, "node_modules", ".bin");
 const BUN = process.execPath, DENO = path.join(BIN, "deno");
 const arg = (name: string) => process.argv[process.argv.indexOf(`--${name}`) + 1];
-const SECONDS = Number(process.argv.includes("--seconds") ? arg("seconds") : 3);
+const SECONDS = Number(process.argv.includes("--seconds") ? arg("seconds") : 2);
+const ROUNDS = Number(process.argv.includes("--rounds") ? arg("rounds") : 3);
 const ONLY = process.argv.includes("--only") ? arg("only") : "";
-const APP = path.join(import.meta.dir, "app.ts"), BARE = path.join(import.meta.dir, "bare.ts");
+const APP = path.join(HERE, "app.ts"), BARE = path.join(HERE, "bare.ts");
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
 const IDLE_MS = 5000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -45,8 +53,8 @@ const CONTENDERS: Contender[] = [
   cluster("bun", 1), cluster("bun", 2), guvnor("bun", "native", 2), guvnor("bun", "native", 1), guvnor("bun", "compat", 2),
   cluster("deno", 1), cluster("deno", 2), guvnor("deno", "native", 2), guvnor("deno", "native", 1), guvnor("deno", "compat", 2),
   {
-    name: "deno serve --parallel", rt: "deno", workers: 2, ref: "deno reusePort cluster", env: { DENO_JOBS: "2" },
-    cmds: (port) => [[DENO, "serve", "-A", "--parallel", "--host", "127.0.0.1", "--port", String(port), APP]],
+    name: "deno serve --parallel", rt: "deno" as const, workers: 2, ref: "deno reusePort cluster", env: { DENO_JOBS: "2" },
+    cmds: (port: number) => [[DENO, "serve", "-A", "--parallel", "--host", "127.0.0.1", "--port", String(port), APP]],
   },
 ].filter((c) => !ONLY || c.rt === ONLY);
 
@@ -87,11 +95,25 @@ function wrk(port: number, conns: number, urlPath: string, seconds = SECONDS): {
 }
 
 function connload(port: number): { rps: number; failed: number } {
-  const out = Bun.spawnSync([BUN, path.join(import.meta.dir, "connload.ts"), String(port), "32", String(SECONDS)]).stdout.toString();
+  const out = Bun.spawnSync([BUN, path.join(HERE, "connload.ts"), String(port), "32", String(SECONDS)]).stdout.toString();
   return JSON.parse(out || '{"rps":0,"failed":-1}');
 }
 
-async function measure(c: Contender): Promise<Result> {
+/** The rounds' mean of every number; errors of every round. */
+function mean(rs: Result[]): Result {
+  const avg = (f: (r: Result) => number | null | undefined) => {
+    const xs = rs.map(f).filter((x): x is number => typeof x === "number");
+    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
+  };
+  return {
+    ...rs[0], keepAlive: avg((r) => r.keepAlive)!, newConn: avg((r) => r.newConn)!, newConnFailed: avg((r) => r.newConnFailed)!,
+    cpu: avg((r) => r.cpu)!, split: avg((r) => r.split) ?? null, startMs: avg((r) => r.startMs)!, rss: avg((r) => r.rss)!,
+    arbiterRss: avg((r) => r.arbiterRss), arbiterIdleMs: avg((r) => r.arbiterIdleMs),
+    errors: rs.map((r) => r.errors).filter(Boolean).join(" | "),
+  };
+}
+
+async function measure(c: Contender, idle: boolean): Promise<Result> {
   const port = await freePort();
   const log = path.join(os.tmpdir(), `guvnor-bench-${process.pid}.log`);
   const errFd = fs.openSync(log, "w");
@@ -103,7 +125,7 @@ async function measure(c: Contender): Promise<Result> {
   try {
     const startMs = await untilFirst200(port, t0);
     const r: Result = { c, keepAlive: 0, newConn: 0, newConnFailed: 0, cpu: 0, split: null, startMs, rss: 0, errors: "" };
-    if (c.guvnor && c.workers === 2 && c.name.endsWith("native")) {
+    if (idle && c.guvnor && c.workers === 2 && c.name.endsWith("native")) {
       // Idle arbiter: its CPU over 5 s once the workers have booted, with no traffic.
       await sleep(1000);
       const before = cpuTicks(roots[0]);
@@ -166,13 +188,17 @@ function table(results: Result[]): string {
 ensureWrk();
 const cpus = os.cpus().length;
 process.stdout.write(`guvnor bench: ${cpus} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, ${SECONDS} s per scenario; bun ${Bun.version}\n`);
-const results: Result[] = [];
+const rounds = new Map<Contender, Result[]>(CONTENDERS.map((c) => [c, []]));
 const began = Date.now();
-for (const c of CONTENDERS) {
-  process.stdout.write(`  ${c.name} (${c.workers}) … `);
-  const r = await measure(c);
-  results.push(r);
-  process.stdout.write(`${f0(r.keepAlive)} req/s keep-alive, ${f0(r.newConn)} new-conn, ${f0(r.cpu)} /cpu\n`);
+// Rounds interleave the contenders, so a burst of noise on the machine hits them all alike.
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const c of CONTENDERS) {
+    process.stdout.write(`  round ${round}: ${c.name} (${c.workers}) … `);
+    const r = await measure(c, round === 1);
+    rounds.get(c)!.push(r);
+    process.stdout.write(`${f0(r.keepAlive)} req/s keep-alive, ${f0(r.newConn)} new-conn, ${f0(r.cpu)} /cpu\n`);
+  }
 }
-process.stdout.write(`\n${table(results)}\n\n(${Math.round((Date.now() - began) / 1000)} s; wrk -t1 -c64 keep-alive, 32 clients opening a connection per request, wrk -t1 -c16 on /cpu)\n`);
+const results = CONTENDERS.map((c) => mean(rounds.get(c)!));
+process.stdout.write(`\n${table(results)}\n\n(${Math.round((Date.now() - began) / 1000)} s; mean of ${ROUNDS} round(s) of ${SECONDS} s per scenario: wrk -t1 -c64 keep-alive, 32 clients opening a connection per request, wrk -t1 -c16 on /cpu)\n`);
 process.exit(0);
