@@ -215,7 +215,7 @@ export function supervisionSuite(rt: RuntimeName): void {
     it("runs the server hooks, each in its process", async () => {
       const dir = tmpDir(), hookLog = path.join(dir, "hooks.log");
       const { g, base } = await start(["-c", fixture("hooks.config.ts"), APP], 1, { env: { HOOK_LOG: hookLog } });
-      await request(`${base}/`);
+      await request(`${base}/hooked`);
       g.signal("SIGTTIN");
       await bootedAfter(g, 2);
       await sleep(300);
@@ -236,6 +236,8 @@ export function supervisionSuite(rt: RuntimeName): void {
         assert.ok(where(name).length > 0 && where(name).every((p) => workers.has(p)), `${name} ran in workers: ${where(name)}`);
       }
       assert.ok(where("workerInt").every((p) => workers.has(p)));
+      assert.ok(lines.some((l) => l.join(" ") === `preRequest ${g.workerPids()[0]} /hooked`), "preRequest saw the Request");
+      assert.ok(lines.some((l) => l.join(" ") === `postRequest ${g.workerPids()[0]} /hooked 200`), "postRequest saw the Response");
     });
   });
 }

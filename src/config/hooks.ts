@@ -22,6 +22,8 @@ export const HOOKS = [
   { name: "postWorkerInit", process: "worker", args: "(worker)", doc: "In the worker, after the app is loaded and before it serves." },
   { name: "workerInt", process: "worker", args: "(worker)", doc: "In the worker, when it gets INT or QUIT, before it exits." },
   { name: "workerAbort", process: "worker", args: "(worker)", doc: "In the worker, when it gets SIGABRT (a timeout) and its event loop can still run." },
+  { name: "preRequest", process: "worker", args: "(worker, request)", doc: "In the worker, before the app gets a request: a `Request` for fetch apps, a Node `req` for `-k node`." },
+  { name: "postRequest", process: "worker", args: "(worker, request, response)", doc: "In the worker, after the app answered: the `Response`, or Node's `res` once it finished." },
   { name: "workerExit", process: "worker", args: "(worker)", doc: "In the worker, after it stopped serving, just before it exits." },
 ] as const satisfies readonly HookSpec[];
 

@@ -15,6 +15,7 @@ import { HttpWorker } from "./http-worker.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
+  protected override nodeRequestHooks = false;
 
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
   get appFetch(): FetchHandler {
@@ -72,8 +73,19 @@ export class FetchWorker extends HttpWorker {
     };
   }
 
-  /** Calls the app; stays synchronous when the app is, since most hello-sized handlers are. */
+  /** Calls the app, between the preRequest and postRequest hooks when the config defines them. */
   #call(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
+    if (!this.hooks.preRequest && !this.hooks.postRequest) return this.#callApp(request, info);
+    return (async () => {
+      await this.callHook("preRequest", request);
+      const res = await this.#callApp(request, info);
+      void this.callHook("postRequest", request, res);
+      return res;
+    })();
+  }
+
+  /** Calls the app; stays synchronous when the app is, since most hello-sized handlers are. */
+  #callApp(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
     const fetch = this.appFetch; // called as a plain function, so stacks read "at fetch"
     let res: unknown;
     try {

@@ -12,6 +12,8 @@ export abstract class HttpWorker extends Worker {
 
   #accessLog?: Sink;
   #maxRequests = 0;
+  /** The node-compat path runs preRequest/postRequest with (req, res); the fetch worker runs them itself with Request/Response. */
+  protected nodeRequestHooks = true;
 
   override async run(): Promise<void> {
     const cfg = this.cfg;
@@ -58,11 +60,15 @@ export abstract class HttpWorker extends Worker {
 
   /** Counts requests for max-requests and writes the access log line when the response is done. */
   #wrap(inner: NodeListener): NodeListener {
-    return (req, res) => {
+    const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
+    const serve: NodeListener = (req, res) => {
       this.countRequest();
       if (this.#accessLog) this.#logWhenDone(req, res);
+      if (postRequest) res.once("finish", () => void this.callHook("postRequest", req, res));
       inner(req, res);
     };
+    if (!preRequest) return serve;
+    return (req, res) => void this.callHook("preRequest", req).then(() => serve(req, res));
   }
 
   #logWhenDone(req: http.IncomingMessage, res: http.ServerResponse): void {
