@@ -32,13 +32,13 @@ function talk(target: { port?: number; path?: string }, lines: string[], n = lin
 }
 
 /** GET that records when each body chunk arrived, to tell streaming from buffering. */
-function chunks(url: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; parts: { at: number; text: string }[] }> {
+function chunks(url: string, onFirst?: () => void): Promise<{ status: number; headers: http.IncomingHttpHeaders; parts: { at: number; text: string }[] }> {
   return new Promise((resolve, reject) => {
     const t0 = Date.now();
     const req = http.get(url, { agent: false, timeout: 10_000 }, (res) => {
       const parts: { at: number; text: string }[] = [];
       res.setEncoding("utf8");
-      res.on("data", (text: string) => parts.push({ at: Date.now() - t0, text }));
+      res.on("data", (text: string) => { if (parts.push({ at: Date.now() - t0, text }) === 1) onFirst?.(); });
       res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, parts }));
       res.on("error", reject);
     });
@@ -80,7 +80,11 @@ export function workersSuite(rt: RuntimeName): void {
 
       const express = await start(["-k", worker, fixture("express-app.ts")]);
       assert.deepEqual(JSON.parse((await request(`${express.base}/user/ann?q=1`)).body), { name: "ann", q: "1", ip: "127.0.0.1" });
-      await stop(express.g);
+      // TERM during a streamed response: the example lets it finish before the worker exits.
+      const streamed = await chunks(`${express.base}/stream`, () => express.g.signal("SIGTERM"));
+      assert.equal(streamed.parts.map((p) => p.text).join(""), "chunk0\nchunk1\nchunk2\nchunk3\ndone\n");
+      assert.deepEqual(await express.g.exit(), { code: 0, signal: null }, express.g.stderr);
+      await gone(express.g.workerPids());
     });
 
     it("examples/echo-worker.ts echoes lines on TCP and unix sockets, and says bye on TERM", async () => {
