@@ -52,7 +52,7 @@ export function supervisionSuite(rt: RuntimeName): void {
       const [stuck] = g.workerPids();
       const hang = request(`${base}/hang`, 15_000).catch((e) => e);
       const t0 = Date.now();
-      await g.waitFor(new RegExp(`\\[CRITICAL\\] WORKER TIMEOUT \\(pid:${stuck}\\)`), 10_000);
+      await g.waitFor(new RegExp(`\\[CRITICAL\\] WORKER TIMEOUT \\(pid:${stuck}\\): no heartbeat for [\\d.]+ s; last request started: GET /hang \\([\\d.]+ s ago\\)`), 10_000);
       await bootedAfter(g, 2);
       await gone([stuck]);
       assert.ok((await hang) instanceof Error, "the hung request is cut");

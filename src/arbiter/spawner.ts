@@ -7,7 +7,7 @@ import type { Listener } from "../sockets/listeners.ts";
 import type { Config } from "../types.ts";
 import { resolveIds } from "../config/users.ts";
 import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
-import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, removeHeartbeat } from "../worker/heartbeat.ts";
+import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, readTrace, removeHeartbeat, tracePath } from "../worker/heartbeat.ts";
 
 export interface WorkerRecord {
   readonly pid: number;
@@ -148,7 +148,9 @@ export class WorkerSpawner {
       }
       if (cfg.timeout > 0 && now - beat > cfg.timeout * 1000) {
         if (rec.abortedAt === undefined) {
-          this.opts.log.fatal(`WORKER TIMEOUT (pid:${rec.pid}): no heartbeat for ${((now - beat) / 1000).toFixed(1)} s`);
+          const t = readTrace(tracePath(rec.heartbeat));
+          const serving = t ? `; last request started: ${t.request} (${((now - t.startedAt) / 1000).toFixed(1)} s ago)` : "";
+          this.opts.log.fatal(`WORKER TIMEOUT (pid:${rec.pid}): no heartbeat for ${((now - beat) / 1000).toFixed(1)} s${serving}`);
           rec.abortedAt = now;
           this.kill(rec, "SIGABRT");
         } else if (now - rec.abortedAt >= 1000) {

@@ -49,6 +49,11 @@ export const bun: Runtime = {
     return ffi.read.i32(pointer, 0);
   },
 
+  memoryAt(pointer, length) {
+    const p = Number(pointer);
+    return !p || p === -1 ? null : ffi.toArrayBuffer(pointer, 0, length);
+  },
+
   listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
     // Bun's http.Server.listen({fd}) ignores the fd (listens on a random port), so
     // accept with node:net and hand each connection to the HTTP server.
@@ -66,6 +71,7 @@ export const bun: Runtime = {
       // Bun's own convention is fetch(request, server): the info object carries server.upgrade.
       fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
       websocket: opts.websocket,
+      idleTimeout: opts.idleTimeout,
     });
     return {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },

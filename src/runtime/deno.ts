@@ -54,6 +54,11 @@ export const deno: Runtime = {
     return new Deno.UnsafePointerView(pointer).getInt32();
   },
 
+  memoryAt(pointer, length) {
+    const p = pointer === null ? 0n : Deno.UnsafePointer.value(pointer);
+    return p === 0n || p === 0xffffffffffffffffn ? null : Deno.UnsafePointerView.getArrayBuffer(pointer, length);
+  },
+
   listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
     // Deno's node:http adopts the fd directly.
     return new Promise((resolve, reject) => {

@@ -52,6 +52,11 @@ export interface NativeServeOptions {
   handler: NativeHandler;
   /** The app's `websocket` handlers (Bun.serve's option); Deno apps upgrade inside fetch. */
   websocket?: unknown;
+  /**
+   * Seconds a connection may stay silent, waiting for a slow response included: Bun.serve cuts
+   * such a request after its idleTimeout (10 s by default). Deno.serve has no such limit.
+   */
+  idleTimeout: number;
 }
 
 /** Bun.serve / Deno.serve, started on a throw-away address. */
@@ -76,6 +81,8 @@ export interface Runtime {
   dlopen<T extends Record<string, FfiSymbol>>(path: string, symbols: T): FfiFunctions<T>;
   /** Reads the int32 at a native pointer (for errno). */
   readI32(pointer: unknown): number;
+  /** The native memory at a pointer as an ArrayBuffer (no copy: writes go to that memory), or null for NULL/MAP_FAILED. */
+  memoryAt(pointer: unknown, length: number): ArrayBuffer | null;
   /** Serves a node:http server on an inherited listening fd; the server still emits "connection". */
   listenNodeOnFd(server: http.Server, fd: number): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */

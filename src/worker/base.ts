@@ -6,7 +6,8 @@ import type { SocketInfo } from "../sockets/listeners.ts";
 import { runtime } from "../runtime/index.ts";
 import { setParentDeathSignal } from "../sockets/libc.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
-import { beat, heartbeatPath, writeHeartbeatNote } from "./heartbeat.ts";
+import { beat, heartbeatPath, RequestTrace, TRACE_SIZE, tracePath, writeHeartbeatNote } from "./heartbeat.ts";
+import { mapSharedFile } from "../sockets/libc.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
 export interface AppSource {
@@ -29,6 +30,8 @@ export class Worker {
   nr = 0;
   /** Set to true on a graceful stop request (TERM), false on a quick one. */
   protected graceful = true;
+  /** Records the request being served (HTTP workers call trace?.started per request). */
+  trace?: RequestTrace;
   /** Worker-side server hooks from the config file (set by the bootstrap). */
   hooks: Hooks = {};
   #beatTimer?: ReturnType<typeof setInterval>;
@@ -76,7 +79,15 @@ export class Worker {
     // 3. The app.
     this.appExport = await this.app.load();
     await this.callHook("postWorkerInit");
-    // 4. The heartbeat: a timer, so a blocked event loop goes silent.
+    // 4. The heartbeat: a timer, so a blocked event loop goes silent; and the request trace that
+    //    lets the arbiter say what such a worker was serving.
+    if (this.timeout > 0) {
+      try {
+        this.trace = new RequestTrace(mapSharedFile(tracePath(this.#heartbeat), TRACE_SIZE));
+      } catch (err) {
+        this.log.debug(`No request trace: ${(err as Error).message}`);
+      }
+    }
     const every = Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000));
     this.#beatTimer = setInterval(() => this.notify(), every);
     this.booted = true;

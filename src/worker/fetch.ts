@@ -37,7 +37,10 @@ export class FetchWorker extends HttpWorker {
     const websocket = (this.appExport as { websocket?: unknown } | undefined)?.websocket;
     try {
       this.appFetch; // a Node-style app is a load error, not a reason to fall back
-      const serving = serveNative({ sockets: this.sockets, handler: this.#nativeHandler(), websocket });
+      // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
+      // would cut a request that outlives the worker (Bun's maximum is 255 s).
+      const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
+      const serving = serveNative({ sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout });
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {
@@ -64,7 +67,8 @@ export class FetchWorker extends HttpWorker {
 
   #nativeHandler(): NativeHandler {
     return (request, info) => {
-      this.countRequest();
+      const url = request.url;
+      this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
       if (!this.logsAccess) return this.#call(request, info);
       const start = new Date(), t0 = performance.now();
       const log = (res: Response | undefined) => res && logWhenSent(request, info, res, start, t0, (e) => this.writeAccess(e));

@@ -35,6 +35,7 @@ export function readHeartbeatNote(file: string): string {
 
 export function removeHeartbeat(file: string): void {
   fs.rmSync(file, { force: true });
+  fs.rmSync(tracePath(file), { force: true });
 }
 
 /** Worker: ask the arbiter to replace this worker (it keeps serving until told to stop). */
@@ -46,4 +47,45 @@ export function writeHeartbeatNote(file: string, note: string): void {
 export function beat(file: string): void {
   const now = Date.now() / 1000;
   fs.utimesSync(file, now, now);
+}
+
+// What a worker is serving, for the arbiter's WORKER TIMEOUT line. The worker writes each request
+// into a shared memory-mapped file (memory writes, no system call); the arbiter reads that file
+// only when the worker has gone silent — when its event loop is stuck, it can tell nobody itself.
+const TRACE_BYTES = 1024, HEADER = 16;
+
+export const tracePath = (heartbeat: string): string => `${heartbeat}.req`;
+
+export class RequestTrace {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+  readonly #encoder = new TextEncoder();
+
+  constructor(memory: Uint8Array) {
+    this.#bytes = memory;
+    this.#view = new DataView(memory.buffer, memory.byteOffset, memory.byteLength);
+  }
+
+  /** A request starts: "GET /path?query". */
+  started(method: string, target: string): void {
+    const n = this.#encoder.encodeInto(method, this.#bytes.subarray(HEADER, TRACE_BYTES)).written;
+    this.#bytes[HEADER + n] = 0x20;
+    const m = this.#encoder.encodeInto(target, this.#bytes.subarray(HEADER + n + 1, TRACE_BYTES)).written;
+    this.#view.setFloat64(8, Date.now(), true);
+    this.#view.setUint32(0, n + 1 + m, true);
+  }
+}
+
+export const TRACE_SIZE = TRACE_BYTES;
+
+/** Arbiter: the last request the worker started, and when; null if none. */
+export function readTrace(file: string): { request: string; startedAt: number } | null {
+  try {
+    const b = fs.readFileSync(file), v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    const len = v.getUint32(0, true);
+    if (!len || len > TRACE_BYTES - HEADER) return null;
+    return { request: new TextDecoder().decode(b.subarray(HEADER, HEADER + len)), startedAt: v.getFloat64(8, true) };
+  } catch {
+    return null;
+  }
 }

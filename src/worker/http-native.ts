@@ -15,6 +15,8 @@ export interface NativeOptions {
   handler: NativeHandler;
   /** The app's `websocket` handlers (Bun). */
   websocket?: unknown;
+  /** See NativeServeOptions.idleTimeout. */
+  idleTimeout: number;
 }
 
 /**
@@ -59,6 +61,7 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
     at: tmp ? { kind: "unix", path: tmp } : { kind: "tcp" },
     handler: opts.handler,
     websocket: opts.websocket,
+    idleTimeout: opts.idleTimeout,
   });
   try {
     const fd = findListener(before, server.at);

@@ -42,8 +42,9 @@ export abstract class HttpWorker extends Worker {
     return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive });
   }
 
-  /** Call once per request, on any serving path: counts it for max-requests. */
-  protected countRequest(): void {
+  /** Call once per request, on any serving path: counts it for max-requests and traces it. */
+  protected countRequest(method: string, target: string): void {
+    this.trace?.started(method, target);
     this.nr++;
     if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
   }
@@ -62,7 +63,7 @@ export abstract class HttpWorker extends Worker {
   #wrap(inner: NodeListener): NodeListener {
     const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
     const serve: NodeListener = (req, res) => {
-      this.countRequest();
+      this.countRequest(req.method ?? "-", req.url ?? "-");
       if (this.#accessLog) this.#logWhenDone(req, res);
       if (postRequest) res.once("finish", () => void this.callHook("postRequest", req, res));
       inner(req, res);
