@@ -12,11 +12,14 @@ import type { UserConfig } from "./types.ts";
 import type { Hooks } from "./config/hooks.ts";
 import { runWorkerFromEnv } from "./worker/bootstrap.ts";
 import { WORKER_ENV } from "./worker/state.ts";
+import type { WorkerClass } from "./worker/classes.ts";
 
 /** serve()'s options: any setting, hooks, and the app itself (not a path). */
-export type ServeOptions = Omit<UserConfig, "app"> & Hooks & {
+export type ServeOptions = Omit<UserConfig, "app" | "workerClass"> & Hooks & {
   /** The app: `{ fetch }`, a `(request) => Response` function, or a Node `(req, res)` listener. */
   app: unknown;
+  /** `fetch`, `node`, `path.ts:ClassName`, or a Worker subclass itself (works in a compiled program). */
+  workerClass?: string | WorkerClass;
 };
 
 /**
@@ -24,8 +27,12 @@ export type ServeOptions = Omit<UserConfig, "app"> & Hooks & {
  * process; in a worker it serves. Environment variables (GUVNOR_WORKERS, …) override the options.
  */
 export async function serve(options: ServeOptions): Promise<never> {
-  const { app, ...settings } = options;
-  if (process.env[WORKER_ENV]) return await runWorkerFromEnv({ spec: "serve({ app })", load: async () => app });
+  const { app, workerClass: cls, ...rest } = options;
+  // A class given in code reaches the worker the way the app does: this same program, re-run.
+  const settings = typeof cls === "function" ? { ...rest, workerClass: `serve({ workerClass: ${cls.name} })` } : { ...rest, workerClass: cls };
+  if (process.env[WORKER_ENV]) {
+    return await runWorkerFromEnv({ spec: "serve({ app })", load: async () => app }, typeof cls === "function" ? cls : undefined);
+  }
 
   const stderr = openSink("-", "stderr");
   let sink: Sink = stderr;

@@ -125,13 +125,16 @@ export function workersSuite(rt: RuntimeName): void {
 
     it("serve({ app, workerClass }) runs a custom worker class in a program that embeds guvnor", async () => {
       const port = await freePort();
-      const program = fixture("serve-echo-worker.ts");
-      const command = rt === "bun" ? [path.join(ROOT, "node_modules", ".bin", "bun"), program] : [path.join(ROOT, "node_modules", ".bin", "deno"), "run", "-A", program];
-      const g = new Guvnor(rt, [], { command, env: { GUVNOR_BIND: `127.0.0.1:${port}` } });
-      await g.ready(2);
-      await g.waitFor(/Echoing lines on[\s\S]*Echoing lines on/);
-      assert.match((await talk({ port }, ["embedded"]))[0], /^EMBEDDED \(from worker \d+\)$/);
-      await stop(g);
+      // The class named by path, then given as the class itself.
+      for (const name of ["serve-echo-worker.ts", "serve-class-worker.ts"]) {
+        const program = fixture(name);
+        const command = rt === "bun" ? [path.join(ROOT, "node_modules", ".bin", "bun"), program] : [path.join(ROOT, "node_modules", ".bin", "deno"), "run", "-A", program];
+        const g = new Guvnor(rt, [], { command, env: { GUVNOR_BIND: `127.0.0.1:${port}` } });
+        await g.ready(2);
+        await g.waitFor(/Echoing lines on[\s\S]*Echoing lines on/);
+        assert.match((await talk({ port }, ["embedded"]))[0], /^EMBEDDED \(from worker \d+\)$/, name);
+        await stop(g);
+      }
     });
 
     it("--check-config loads a custom class, leaves judging the app to it, and names a bad one", async () => {

@@ -61,7 +61,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "workerClass", flag: "worker-class", short: "k", meta: "K", section: "Workers", parse: str(), default: "fetch",
-    doc: "`fetch` (an object with `fetch(request)`, or a function), or `node` (a `(req, res)` listener).",
+    doc: "`fetch` (an object with `fetch(request)`, or a function), `node` (a `(req, res)` listener), or `path/to/worker.ts:ClassName`, a subclass of `Worker` (docs/custom-workers.md).",
   },
   {
     key: "timeout", flag: "timeout", short: "t", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 30,

@@ -98,7 +98,7 @@ export class Worker {
   run(): Promise<void> {
     throw new Error(
       `${this.constructor.name}.run() is not implemented: a Worker subclass must define async run() that serves ` +
-        `this.sockets (each has fd, address, kind) until this.alive is false, and calls this.notify() to stay alive`,
+        `this.sockets (each has fd, address, kind) until this.stopRequested() resolves (docs/custom-workers.md)`,
     );
   }
 

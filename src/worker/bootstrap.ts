@@ -6,20 +6,20 @@ import { importApp } from "../app/load.ts";
 import { createLogger } from "../log/logger.ts";
 import { openSink } from "../log/sink.ts";
 import { dropPrivileges, setCloexec } from "../sockets/libc.ts";
-import { loadWorkerClass } from "./classes.ts";
+import { loadWorkerClass, type WorkerClass } from "./classes.ts";
 import { type WorkerState, workerStateFromEnv } from "./state.ts";
 import type { AppSource } from "./base.ts";
 import { loadHooks } from "../config/load.ts";
 import { setTitle } from "../title.ts";
 
 /** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
-export async function runWorkerFromEnv(app?: AppSource): Promise<never> {
+export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const state = workerStateFromEnv();
   if (!state) throw new Error("GUVNOR_WORKER is not set: this process was not started by a guvnor arbiter");
-  return await bootstrap(state, app);
+  return await bootstrap(state, app, workerClass);
 }
 
-export async function bootstrap(state: WorkerState, appSource?: AppSource): Promise<never> {
+export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
   let sink = openSink(cfg.errorLogfile || "-", "stderr");
   const log = createLogger({ level: cfg.logLevel, sink: () => sink });
@@ -39,7 +39,7 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource): Prom
 
   let worker;
   try {
-    const WorkerClass = await loadWorkerClass(cfg.workerClass, state.cwd);
+    const WorkerClass = workerClass ?? await loadWorkerClass(cfg.workerClass, state.cwd);
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.onReopenLogs = () => sink.reopen();
