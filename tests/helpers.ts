@@ -7,6 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
 
 export type RuntimeName = "bun" | "deno";
 export const ROOT = fileURLToPath(new URL("../", import.meta.url));
@@ -222,4 +223,25 @@ export function continuousLoad(url: string, loops = 4): { stop: () => Promise<{ 
       return result;
     },
   };
+}
+
+/** Starts the CLI on a free loopback port with `workers` workers and waits until it answers. */
+export async function boot(
+  rt: RuntimeName,
+  args: string[],
+  workers = 1,
+  opts: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ g: Guvnor; base: string; port: number }> {
+  const port = await freePort();
+  const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args], opts);
+  const base = `http://127.0.0.1:${port}`;
+  await g.ready(workers, `${base}/`);
+  return { g, base, port };
+}
+
+/** TERM, expect exit 0, and no worker left. */
+export async function stopCleanly(g: Guvnor): Promise<void> {
+  g.signal("SIGTERM");
+  assert.deepEqual(await g.exit(), { code: 0, signal: null }, g.stderr);
+  await gone(g.workerPids());
 }

@@ -3,25 +3,15 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { alive, cleanup, continuousLoad, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+import { alive, boot, cleanup, continuousLoad, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("app.ts");
 
 export function supervisionSuite(rt: RuntimeName): void {
   afterEach(cleanup);
 
-  const start = async (args: string[], workers = 1, opts: { env?: Record<string, string>; cwd?: string } = {}) => {
-    const port = await freePort();
-    const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args], opts);
-    const base = `http://127.0.0.1:${port}`;
-    await g.ready(workers, `${base}/`);
-    return { g, base, port };
-  };
-  const stop = async (g: Guvnor) => {
-    g.signal("SIGTERM");
-    assert.equal((await g.exit()).code, 0, g.stderr);
-    await gone(g.workerPids());
-  };
+  const start = (args: string[], workers = 1, opts: { env?: Record<string, string>; cwd?: string } = {}) => boot(rt, args, workers, opts);
+  const stop = stopCleanly;
   const bootedAfter = async (g: Guvnor, n: number, timeoutMs = 15_000) => {
     const end = Date.now() + timeoutMs;
     while (g.workerPids().length < n) {

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { alive, cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+import { alive, boot, cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("app.ts");
 const LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(INFO|WARNING|ERROR|CRITICAL|DEBUG)\] /;
@@ -12,21 +12,7 @@ const LOG_LINE = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}\] \[\d+\] \[(INFO|
 export function behaviourSuite(rt: RuntimeName): void {
   afterEach(cleanup);
 
-  const start = async (args: string[], workers = 1, opts: { env?: Record<string, string>; cwd?: string } = {}) => {
-    const port = await freePort();
-    const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args], opts);
-    const base = `http://127.0.0.1:${port}`;
-    await g.ready(workers, `${base}/`);
-    return { g, base, port };
-  };
-
-  /** TERM, expect exit 0, and no worker left. */
-  const stopCleanly = async (g: Guvnor) => {
-    g.signal("SIGTERM");
-    const exit = await g.exit();
-    assert.deepEqual(exit, { code: 0, signal: null }, g.stderr);
-    await gone(g.workerPids());
-  };
+  const start = (args: string[], workers = 1, opts: { env?: Record<string, string>; cwd?: string } = {}) => boot(rt, args, workers, opts);
 
   describe(`guvnor on ${rt}: serving`, () => {
     it("boots 2 workers, logs gunicorn's lines, and requests reach both", async () => {
