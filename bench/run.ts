@@ -71,6 +71,8 @@ interface Result {
   arbiterRss?: number;
   arbiterIdleMs?: number;
   errors: string;
+  /** Failed / total requests of a connection-per-request load during a HUP (guvnor, round 1). */
+  hup?: { failed: number; ok: number };
 }
 
 function ensureWrk(): void {
@@ -94,9 +96,17 @@ function wrk(port: number, conns: number, urlPath: string, seconds = SECONDS): {
   return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), errors: errs };
 }
 
-function connload(port: number): { rps: number; failed: number } {
+function connload(port: number): { rps: number; ok: number; failed: number } {
   const out = Bun.spawnSync([BUN, path.join(HERE, "connload.ts"), String(port), "32", String(SECONDS)]).stdout.toString();
-  return JSON.parse(out || '{"rps":0,"failed":-1}');
+  return JSON.parse(out || '{"rps":0,"ok":0,"failed":-1}');
+}
+
+/** A connection-per-request load for 4 s with a HUP to the arbiter after 1 s: what a reload loses. */
+async function duringHup(port: number, arbiter: number): Promise<{ ok: number; failed: number }> {
+  const load = Bun.spawn([BUN, path.join(HERE, "connload.ts"), String(port), "16", "4"], { stdout: "pipe" });
+  await sleep(1000);
+  process.kill(arbiter, "SIGHUP");
+  return JSON.parse((await new Response(load.stdout).text()) || '{"ok":0,"failed":-1}');
 }
 
 /** The rounds' mean of every number; errors of every round. */
@@ -108,7 +118,7 @@ function mean(rs: Result[]): Result {
   return {
     ...rs[0], keepAlive: avg((r) => r.keepAlive)!, newConn: avg((r) => r.newConn)!, newConnFailed: avg((r) => r.newConnFailed)!,
     cpu: avg((r) => r.cpu)!, split: avg((r) => r.split) ?? null, startMs: avg((r) => r.startMs)!, rss: avg((r) => r.rss)!,
-    arbiterRss: avg((r) => r.arbiterRss), arbiterIdleMs: avg((r) => r.arbiterIdleMs),
+    arbiterRss: avg((r) => r.arbiterRss), arbiterIdleMs: avg((r) => r.arbiterIdleMs), hup: rs.find((r) => r.hup)?.hup,
     errors: rs.map((r) => r.errors).filter(Boolean).join(" | "),
   };
 }
@@ -145,6 +155,7 @@ async function measure(c: Contender, idle: boolean): Promise<Result> {
     r.cpu = wrk(port, 16, "/cpu").rps;
     const used = workers.map((p, i) => cpuTicks(p) - t1[i]), total = used.reduce((a, b) => a + b, 0);
     if (workers.length > 1 && total > 0) r.split = Math.max(...used) / total;
+    if (idle && c.guvnor) r.hup = await duringHup(port, roots[0]);
     r.errors = ka.errors + (nc.failed ? ` new-conn failed ${nc.failed}` : "");
     return r;
   } catch (err) {
@@ -181,6 +192,8 @@ function table(results: Result[]): string {
     if (n2 && n1) notes.push(`- ${rt}: /cpu (~2 ms of CPU), guvnor native 2 workers / 1 worker: ${x2(n2.cpu / n1.cpu)} (target ≥ 1.7x)`);
     if (n2?.arbiterRss !== undefined) notes.push(`- ${rt}: arbiter idle CPU ${n2.arbiterIdleMs} ms in ${IDLE_MS / 1000} s (clock ticks of 10 ms); arbiter RSS ${n2.arbiterRss.toFixed(0)} MiB`);
   }
+  const hups = results.filter((r) => r.hup).map((r) => `${r.c.name} (${r.c.workers}) ${r.hup!.failed} of ${r.hup!.ok + r.hup!.failed}`);
+  if (hups.length) notes.push(`- failed requests during a HUP under a connection-per-request load (target 0): ${hups.join("; ")}`);
   const errs = results.filter((r) => r.errors).map((r) => `- ${r.c.name} (${r.c.workers}): ${r.errors}`);
   return [...lines, "", ...notes, ...(errs.length ? ["", "Errors reported:", ...errs] : [])].join("\n");
 }
