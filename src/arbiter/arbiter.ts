@@ -1,9 +1,7 @@
 // The arbiter: one loop over a signal queue (gunicorn's model). Signal handlers only enqueue;
 // the loop dispatches each to a handle<SIG>() method, then reaps, inspects and tops up workers.
-import path from "node:path";
 import process from "node:process";
-import { parseAppSpec } from "../app/load.ts";
-import { watchSources } from "./watch.ts";
+import { watchForReload } from "./watch.ts";
 import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
 import { ExitCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -96,20 +94,10 @@ export class Arbiter {
     for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
     this.#signals.install();
-    if (cfg.reload) this.#watchSources();
+    if (cfg.reload) watchForReload(cfg, this.opts.cwd, this.log, () => this.#signals.push("SIGHUP"));
     this.#notify.startWatchdog();
     this.#spawner.listeners = this.listeners;
     await this.#manageWorkers();
-  }
-
-  /** --reload: a changed source file is a HUP. */
-  #watchSources(): void {
-    const root = this.cfg.app ? path.dirname(path.resolve(this.opts.cwd, parseAppSpec(this.cfg.app).module)) : this.opts.cwd;
-    watchSources(root, [this.cfg.config], (file) => {
-      this.log.info(`Reloading: ${path.relative(this.opts.cwd, file) || file} changed`);
-      this.#signals.push("SIGHUP");
-    });
-    this.log.info(`Watching ${root} for changes (--reload)`);
   }
 
   /** Every worker record, oldest first (for hooks and tests). */

@@ -2,10 +2,23 @@
 // workers the way HUP does, so a syntax error keeps the old workers serving.
 import fs from "node:fs";
 import path from "node:path";
+import { parseAppSpec } from "../app/load.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Config } from "../types.ts";
 
 const SKIP_DIRS = new Set(["node_modules", ".git", "dist", "coverage"]);
 const SOURCE = /\.(m|c)?(t|j)sx?$|\.json$/;
 const MAX_DIRS = 500;
+
+/** --reload: watches the app's directory and the config file; `reload` is called (debounced) on a change. */
+export function watchForReload(cfg: Config, cwd: string, log: Logger, reload: () => void): () => void {
+  const root = cfg.app ? path.dirname(path.resolve(cwd, parseAppSpec(cfg.app).module)) : cwd;
+  log.info(`Watching ${root} for changes (--reload)`);
+  return watchSources(root, [cfg.config], (file) => {
+    log.info(`Reloading: ${path.relative(cwd, file) || file} changed`);
+    reload();
+  });
+}
 
 /** Watches `root` (without node_modules and friends) and `files`; calls onChange debounced. Returns a stop function. */
 export function watchSources(root: string, files: string[], onChange: (file: string) => void): () => void {
