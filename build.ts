@@ -32,7 +32,8 @@ export function problems(): string[] {
   if (pkgMain?.types !== denoMain) out.push(`package.json exports types "${pkgMain?.types}" but deno.json exports "${denoMain}"`);
   if (pkgMain?.default !== denoMain?.replace(/^\.\/src\//, "./lib/").replace(/\.ts$/, ".js")) out.push(`package.json exports "${pkgMain?.default}", not the lib/ build of ${denoMain}`);
   if (deno.imports?.guvnor !== denoMain) out.push(`deno.json maps "guvnor" to "${deno.imports?.guvnor}", not ${denoMain}`);
-  for (const f of [pkg.bin?.guvnor, ...pkg.files]) if (f && !fs.existsSync(file(f))) out.push(`package.json names ${f}, which does not exist`);
+  // lib/ is generated (prepare); everything else the package names must be in the repository.
+  for (const f of [pkg.bin?.guvnor, ...pkg.files]) if (f && f !== "lib" && !fs.existsSync(file(f))) out.push(`package.json names ${f}, which does not exist`);
   if (deno.version && deno.version !== pkg.version) out.push(`package.json is ${pkg.version} but deno.json is ${deno.version}`);
   if (VERSION !== pkg.version) out.push(`package.json is ${pkg.version} but src/version.ts says ${VERSION}`);
   return out;

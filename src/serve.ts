@@ -29,7 +29,7 @@ export type ServeOptions = Omit<UserConfig, "app" | "workerClass"> & Hooks & {
 export async function serve(options: ServeOptions): Promise<never> {
   const { app, workerClass: cls, ...rest } = options;
   // A class given in code reaches the worker the way the app does: this same program, re-run.
-  const settings = typeof cls === "function" ? { ...rest, workerClass: `serve({ workerClass: ${cls.name} })` } : { ...rest, workerClass: cls };
+  const settings = typeof cls === "function" ? { ...rest, workerClass: `serve():${cls.name || "Worker"}` } : { ...rest, workerClass: cls };
   if (process.env[WORKER_ENV]) {
     return await runWorkerFromEnv({ spec: "serve({ app })", load: async () => app }, typeof cls === "function" ? cls : undefined);
   }

@@ -262,6 +262,10 @@ export function behaviourSuite(rt: RuntimeName): void {
       const bad = new Guvnor(rt, ["--check-config", fixture("not-an-app.ts")]);
       assert.equal((await bad.exit()).code, 1);
       assert.match(bad.stderr, /is not an app/);
+      // the same check the worker makes: the app must suit the worker class
+      const wrongClass = new Guvnor(rt, ["--check-config", "-k", "node", APP]);
+      assert.equal((await wrongClass.exit()).code, 1);
+      assert.match(wrongClass.stderr, /is a fetch-style app: serve it with --worker-class fetch/);
     });
   });
 
@@ -278,6 +282,9 @@ export function behaviourSuite(rt: RuntimeName): void {
     it("unknown option", async () => {
       await fails(["--wokers", "2", APP], 1, /^Error: Unknown option --wokers/m);
     });
+    it("bad worker class name", async () => {
+      await fails(["-k", "fetchh", APP], 1, /^Error: --worker-class must be fetch, node or path\/to\/worker\.ts:ClassName \(got "fetchh"\)$/m);
+    });
     it("bad value: -w abc", async () => {
       await fails(["-w", "abc", APP], 1, /^Error: --workers must be a positive integer \(got "abc"\)$/m);
     });
@@ -293,7 +300,7 @@ export function behaviourSuite(rt: RuntimeName): void {
       await fails(["nope/missing.ts"], 4, /App module not found: nope\/missing\.ts/);
     });
     it("no app at all", async () => {
-      await fails([], 4, /No app given/, { cwd: tmpDir() });
+      await fails([], 1, /No app given/, { cwd: tmpDir() });
     });
     it("an export that is not an app", async () => {
       const port = await freePort();

@@ -2,7 +2,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { AppLoadError } from "../errors.ts";
+import { AppLoadError, ConfigError } from "../errors.ts";
 import type { FetchHandler } from "../types.ts";
 
 /** `path/to/module.ts[:name]` split into its parts. */
@@ -19,7 +19,7 @@ export type ResolvedApp =
 /** The module file, or an AppLoadError naming the spec when it does not exist. */
 export function appModulePath(spec: string, cwd: string): string {
   const { module } = parseAppSpec(spec);
-  if (!module) throw new AppLoadError("No app given: guvnor [OPTIONS] APP, e.g. guvnor app.ts");
+  if (!module) throw new ConfigError("No app given: guvnor [OPTIONS] APP, e.g. guvnor app.ts");
   const abs = path.resolve(cwd, module);
   if (!fs.existsSync(abs)) throw new AppLoadError(`App module not found: ${module} (looked for ${abs})`);
   return abs;
@@ -33,7 +33,7 @@ export async function importApp(spec: string, cwd: string): Promise<unknown> {
   try {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
-    throw new AppLoadError(`App module ${parseAppSpec(spec).module} failed to import: ${(err as Error)?.message ?? err}`, { cause: err });
+    throw new AppLoadError(`App module ${parseAppSpec(spec).module} failed to import: ${importErrorText(err)}`, { cause: err });
   }
   if (!(name in mod)) {
     const names = Object.keys(mod).join(", ") || "nothing";
@@ -66,4 +66,23 @@ export function resolveApp(value: unknown, spec: string): ResolvedApp {
   throw new AppLoadError(
     `${where} is not an app: expected an object with a fetch(request) method, a function (request) => Response, or a Node (req, res) listener (got ${describe(value)})`,
   );
+}
+
+/** The app as the built-in worker class `kind` serves it, or the error that says which class to use instead. */
+export function expectAppKind<K extends ResolvedApp["kind"]>(app: ResolvedApp, kind: K, spec: string): Extract<ResolvedApp, { kind: K }> {
+  if (app.kind === kind) return app as Extract<ResolvedApp, { kind: K }>;
+  throw new AppLoadError(app.kind === "node"
+    ? `App "${spec}" is a Node-style (req, res) listener: serve it with --worker-class node`
+    : `App "${spec}" is a fetch-style app: serve it with --worker-class fetch`);
+}
+
+/**
+ * An import error's message with where it happened. Bun reports a syntax error as a BuildMessage
+ * whose message has no location (it is in `position`); Deno's message already carries a code frame.
+ */
+export function importErrorText(err: unknown): string {
+  const message = (err as Error)?.message ?? String(err);
+  const pos = (err as { position?: { file?: string; line?: number; column?: number; lineText?: string } })?.position;
+  if (!pos?.file) return message;
+  return `${message}\n    at ${pos.file}:${pos.line}:${pos.column}${pos.lineText ? `\n    | ${pos.lineText}` : ""}`;
 }

@@ -1,7 +1,7 @@
 // What `guvnor [OPTIONS] APP` does once the arguments are known.
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { appModulePath, importApp, resolveApp } from "../app/load.ts";
+import { appModulePath, expectAppKind, importApp, resolveApp } from "../app/load.ts";
 import { Arbiter } from "../arbiter/arbiter.ts";
 import { formatConfig, resolveConfig } from "../config/load.ts";
 import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
@@ -35,7 +35,7 @@ export async function runCli(argv: string[]): Promise<number> {
       const appExport = await importApp(cfg.app, cwd);
       await loadWorkerClass(cfg.workerClass, cwd);
       // A custom worker class decides for itself what app it can serve.
-      if (isBuiltinWorkerClass(cfg.workerClass)) resolveApp(appExport, cfg.app);
+      if (isBuiltinWorkerClass(cfg.workerClass)) expectAppKind(resolveApp(appExport, cfg.app), cfg.workerClass as "fetch" | "node", cfg.app);
       cliLog.log(`Config OK: ${cfg.app} (worker class ${cfg.workerClass}, ${cfg.workers} worker${cfg.workers === 1 ? "" : "s"})`);
       return ExitCode.OK;
     }
@@ -64,7 +64,7 @@ export async function runCli(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof GuvnorError) {
       cliLog.error(err.message);
-      if (err.code === "E_APP_LOAD" && err.cause instanceof Error) cliLog.error(err.cause.stack ?? String(err.cause));
+      if (err.code === "E_APP_LOAD" && err.cause instanceof Error) cliLog.log(err.cause.stack ?? String(err.cause));
       return checking ? ExitCode.USAGE : err.exitCode;
     }
     throw err;

@@ -70,3 +70,10 @@ export const umask = (): Parser<number> =>
     if (!Number.isInteger(n) || n < 0 || n > 0o777) throw fail(source, "an octal mode such as 022", raw);
     return n;
   });
+
+/** A string matching `re`; `what` says what was expected. */
+export const matching = (re: RegExp, what: string): Parser<string> =>
+  parser("value", (raw, source) => {
+    if (typeof raw !== "string" || !re.test(raw)) throw fail(source, what, raw);
+    return raw;
+  });

@@ -8,6 +8,7 @@ import { ConfigError } from "../errors.ts";
 import type { Config } from "../types.ts";
 import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
 import { resolveIds } from "./users.ts";
+import { importErrorText } from "../app/load.ts";
 import { defaultOf, envName, type Setting, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
 
 type Raw = Partial<Record<string, unknown>>;
@@ -66,7 +67,11 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
       rcFile: ".guvnorrc", packageJson: true, dotenv: false, globalRc: false, envName: false,
     });
   } catch (err) {
-    throw new ConfigError(`Invalid config file ${explicit || "guvnor.config.*"}: ${(err as Error).message.split("\n")[0]}`, { cause: err });
+    const name = explicit || fs.readdirSync(cwd).find((f) => f.startsWith("guvnor.config.")) || "guvnor.config.*";
+    // The first line says what; a later one (jiti's) or Bun's `position` says where.
+    const lines = importErrorText(err).split("\n").map((l) => l.trim());
+    const where = lines.slice(1).find((l) => /:\d+:\d+/.test(l));
+    throw new ConfigError(`Invalid config file ${name}: ${lines[0]}${where ? ` (${where.replace(/^at /, "")})` : ""}`, { cause: err });
   }
   let raw = (result.config ?? {}) as Raw;
   const file = result.configFile && fs.existsSync(result.configFile) ? result.configFile : undefined;

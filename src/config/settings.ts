@@ -1,7 +1,7 @@
 // Every setting, once. The CLI flags, GUVNOR_* environment variables, config-file keys,
 // defaults, validation and docs/settings.md are all derived from this table.
 import process from "node:process";
-import { bool, int, keyValue, list, oneOf, type Parser, seconds, str, umask } from "./coerce.ts";
+import { bool, int, keyValue, list, matching, oneOf, type Parser, seconds, str, umask } from "./coerce.ts";
 import { parseAddress } from "../sockets/address.ts";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
@@ -60,7 +60,8 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Number of worker processes.",
   },
   {
-    key: "workerClass", flag: "worker-class", short: "k", meta: "K", section: "Workers", parse: str(), default: "fetch",
+    key: "workerClass", flag: "worker-class", short: "k", meta: "K", section: "Workers",
+    parse: matching(/^(fetch|node|.+:[A-Za-z_$][\w$]*)$/, "fetch, node or path/to/worker.ts:ClassName"), default: "fetch",
     doc: "`fetch` (an object with `fetch(request)`, or a function), `node` (a `(req, res)` listener), or `path/to/worker.ts:ClassName`, a subclass of `Worker` (docs/custom-workers.md).",
   },
   {
@@ -124,7 +125,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "name", flag: "name", short: "n", meta: "NAME", section: "Process", parse: str(), default: "",
-    defaultDoc: "none", doc: "Process title prefix.",
+    defaultDoc: "none", doc: "Names the processes: `guvnor: master [NAME]`, `guvnor: worker [NAME]` (Linux shows the first 15 bytes as the process name).",
   },
   {
     key: "chdir", flag: "chdir", meta: "DIR", section: "Process", parse: str(), default: "",

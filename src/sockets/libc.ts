@@ -24,6 +24,7 @@ const fns = runtime.dlopen("libc.so.6", {
   mmap: { args: ["buffer", "u64", "i32", "i32", "i32", "i64"], returns: "pointer" },
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+  signal: { args: ["i32", "u64"], returns: "u64" },
   __errno_location: { args: [], returns: "pointer" },
 });
 
@@ -152,6 +153,11 @@ export function close(fd: number): void {
 /** Sets the process umask and returns the previous one. */
 export function umask(mask: number): number {
   return Number(fns.umask(mask));
+}
+
+/** Gives `signum` its default action (SIG_DFL) again, whatever handler the runtime installed. */
+export function resetSignalToDefault(signum: number): void {
+  fns.signal(signum, 0);
 }
 
 /** Linux: have the kernel send `signal` to this process when its parent dies. */

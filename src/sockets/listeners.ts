@@ -1,6 +1,7 @@
 // The arbiter's listening sockets: created once, before any worker, kept for its whole life.
 import fs from "node:fs";
 import net from "node:net";
+import path from "node:path";
 import { lookup } from "node:dns/promises";
 import { AddressError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
@@ -78,6 +79,7 @@ function wrap(spec: string, err: unknown): Error {
   if (err instanceof AddressError) return err;
   const code = (err as { code?: string }).code;
   const why = code === "EACCES" ? "permission denied (ports below 1024 need root)"
+    : code === "ENOENT" && spec.startsWith("unix:") ? `the directory ${path.dirname(spec.slice(5))} does not exist`
     : code === "EADDRNOTAVAIL" ? "this machine has no such address"
     : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "the host name does not resolve"
     : (err as Error).message;

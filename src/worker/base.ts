@@ -4,7 +4,7 @@ import type { Config } from "../types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import { runtime } from "../runtime/index.ts";
-import { setParentDeathSignal } from "../sockets/libc.ts";
+import { resetSignalToDefault, setParentDeathSignal } from "../sockets/libc.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
 import { beat, heartbeatPath, RequestTrace, TRACE_SIZE, tracePath, writeHeartbeatNote } from "./heartbeat.ts";
 import { mapSharedFile } from "../sockets/libc.ts";
@@ -17,7 +17,7 @@ export interface AppSource {
   load(): Promise<unknown>;
 }
 
-const SIGQUIT = 3;
+const SIGQUIT = 3, SIGABRT = 6;
 
 export class Worker {
   /** Set to false when the worker is asked to stop; run() should then wind down. */
@@ -72,8 +72,10 @@ export class Worker {
     runtime.onSignal("SIGINT", () => this.handleQuit());
     runtime.onSignal("SIGQUIT", () => this.handleQuit());
     runtime.onSignal("SIGUSR1", () => this.handleUsr1());
-    // With no listener SIGABRT kills at once (a blocked loop could not run one anyway).
+    // SIGABRT (the arbiter's timeout) kills at once: a blocked loop could not run a listener
+    // anyway, and Bun's own handler would print a crash report asking users to file a Bun bug.
     if (this.hooks.workerAbort) runtime.onSignal("SIGABRT", () => this.handleAbort());
+    else resetSignalToDefault(SIGABRT);
     // Signals meant for the arbiter that reach the whole process group must not stop a worker.
     for (const sig of ["SIGHUP", "SIGWINCH", "SIGTTIN", "SIGTTOU", "SIGUSR2"]) runtime.onSignal(sig, () => {});
     // 3. The app.

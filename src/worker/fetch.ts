@@ -5,7 +5,7 @@
 import type http from "node:http";
 import process from "node:process";
 import { AppLoadError, ExitCode } from "../errors.ts";
-import { resolveApp } from "../app/load.ts";
+import { expectAppKind, resolveApp } from "../app/load.ts";
 import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
 import type { FetchHandler, ServeInfo } from "../types.ts";
 import { logWhenSent } from "./fetch-access.ts";
@@ -20,11 +20,7 @@ export class FetchWorker extends HttpWorker {
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
   get appFetch(): FetchHandler {
     if (this.#fetch) return this.#fetch;
-    const app = resolveApp(this.appExport, this.app.spec);
-    if (app.kind !== "fetch") {
-      throw new AppLoadError(`App "${this.app.spec}" is a Node-style (req, res) listener: serve it with --worker-class node`);
-    }
-    return (this.#fetch = app.fetch);
+    return (this.#fetch = expectAppKind(resolveApp(this.appExport, this.app.spec), "fetch", this.app.spec).fetch);
   }
 
   /** --serving: native unless told otherwise; auto falls back to compat with one line saying why. */

@@ -1,16 +1,12 @@
 // Worker class `node`: serves a Node-style (req, res) listener, or an object with one (Express, Koa).
 import type http from "node:http";
-import { resolveApp } from "../app/load.ts";
-import { AppLoadError } from "../errors.ts";
+import { expectAppKind, resolveApp } from "../app/load.ts";
 import type { NodeListener } from "./http-compat.ts";
 import { HttpWorker } from "./http-worker.ts";
 
 export class NodeWorker extends HttpWorker {
   protected listener(): NodeListener {
-    const app = resolveApp(this.appExport, this.app.spec);
-    if (app.kind !== "node") {
-      throw new AppLoadError(`App "${this.app.spec}" is a fetch-style app: serve it with --worker-class fetch`);
-    }
+    const app = expectAppKind(resolveApp(this.appExport, this.app.spec), "node", this.app.spec);
     const listener = app.listener as (req: http.IncomingMessage, res: http.ServerResponse) => unknown;
     // A listener that throws, or an async one that rejects, is a 500 and a logged stack, as in
     // the fetch worker. Left alone, Deno answers a throw with a 400 and dies on a rejection, and
