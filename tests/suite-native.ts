@@ -111,4 +111,55 @@ export function nativeSuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
   });
+
+  describe(`guvnor on ${rt}: --reuse-port slots`, () => {
+    /** `n` requests at once, each on its own connection: the kernel hashes each to a slot. */
+    const burst = (base: string, n: number) => Promise.all(Array.from({ length: n }, () => request(`${base}/pid`)));
+
+    it("gives each worker its own slot: a burst of connections reaches both", async () => {
+      const { g, base } = await start(["--reuse-port", APP], 2);
+      await g.waitFor(/Using worker: fetch \(native\)[\s\S]*Using worker: fetch \(native\)/);
+      const pids = new Set((await burst(base, 24)).map((r) => r.body));
+      assert.deepEqual([...pids].map(Number).sort(), g.workerPids().sort(), "both slots served");
+      await stopCleanly(g);
+    });
+
+    it("keeps a dead worker's slot: its connections wait for the replacement", async () => {
+      const { g, base } = await start(["--reuse-port", APP], 2);
+      const [victim] = g.workerPids();
+      process.kill(victim, "SIGKILL");
+      const replies = await burst(base, 24); // about half hash to the victim's slot
+      for (const r of replies) assert.equal(r.status, 200);
+      assert.ok(!replies.some((r) => r.body === String(victim)));
+      await stopCleanly(g);
+    });
+
+    it("TTOU retires the worker of the highest slot and closes that slot; TTIN opens it again", async () => {
+      const { g, base } = await start(["--reuse-port", APP], 2);
+      g.signal("SIGTTOU");
+      await g.waitFor(/Worker exiting/);
+      await sleep(300); // the arbiter reaps it and closes its slot
+      const one = new Set((await burst(base, 24)).map((r) => r.body));
+      assert.equal(one.size, 1, "every connection went to the one slot left");
+      g.signal("SIGTTIN");
+      await g.waitFor(/(Using worker: fetch \(native\)[\s\S]*){3}/);
+      const two = new Set((await burst(base, 24)).map((r) => r.body));
+      assert.equal(two.size, 2);
+      await stopCleanly(g);
+    });
+
+    it("HUP under a connection-per-request load loses nothing", async () => {
+      const { g, port } = await start(["--reuse-port", APP], 2);
+      let stopLoad = () => {};
+      const load = loadUntil(port, 8, new Promise<void>((r) => (stopLoad = r)));
+      await sleep(300);
+      g.signal("SIGHUP");
+      await g.waitFor(/Reloaded/);
+      await sleep(700);
+      stopLoad();
+      const st = await load;
+      assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
+      await stopCleanly(g);
+    });
+  });
 }

@@ -7,6 +7,7 @@ import { ExitCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 import { closeListeners, createListeners, type Listener } from "../sockets/listeners.ts";
+import { ReusePortSlots, warnUnlessMigrating } from "../sockets/slots.ts";
 import type { Config } from "../types.ts";
 import { setTitle } from "../title.ts";
 import { inheritedBinds } from "../sockets/inherited.ts";
@@ -84,7 +85,7 @@ export class Arbiter {
     // Sockets systemd (LISTEN_FDS) or a previous arbiter (USR2) handed us replace --bind.
     const inherited = inheritedBinds();
     if (inherited) this.log.info(`Using ${inherited.specs.length} socket${inherited.specs.length === 1 ? "" : "s"} from ${inherited.from === "systemd" ? "systemd socket activation" : "the previous arbiter"}`);
-    this.listeners = await createListeners(inherited?.specs ?? cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log });
+    this.listeners = await createListeners(inherited?.specs ?? cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log, reusePort: cfg.reusePort });
     try {
       this.#upgrade.createPidfile(cfg.pid);
     } catch (err) {
@@ -97,6 +98,11 @@ export class Arbiter {
     if (cfg.reload) watchForReload(cfg, this.opts.cwd, this.log, () => this.#signals.push("SIGHUP"));
     this.#notify.startWatchdog();
     this.#spawner.listeners = this.listeners;
+    const slots = new ReusePortSlots(this.listeners, cfg.backlog);
+    if (slots.enabled) {
+      this.#spawner.slots = slots;
+      warnUnlessMigrating(this.log);
+    }
     await this.#manageWorkers();
   }
 
@@ -212,6 +218,7 @@ export class Arbiter {
     this.#stopping = true;
     this.#notify.close();
     this.#spawner.killAll("SIGKILL");
+    this.#spawner.slots?.closeAll();
     closeListeners(this.listeners, this.#upgrade.ownsSockets);
     this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
@@ -288,7 +295,10 @@ export class Arbiter {
         await this.#hook("postSpawn", rec);
       }
     }
-    for (const rec of current.slice(0, Math.max(0, current.length - this.numWorkers))) this.#spawner.retire(rec);
+    // With --reuse-port the highest slots go, so their sockets can close and slot 0 stays served.
+    const surplus = this.#spawner.slots ? [...current].sort((a, b) => b.slot - a.slot) : current;
+    for (const rec of surplus.slice(0, Math.max(0, current.length - this.numWorkers))) this.#spawner.retire(rec);
+    if (this.numWorkers > 0) this.#spawner.trimSlots(this.numWorkers); // WINCH (0 workers) keeps every socket
     const serving = current.filter((w) => w.booted).length;
     if (serving >= this.numWorkers) {
       for (const rec of all) if (rec.recycling) this.#spawner.retire(rec);

@@ -4,6 +4,7 @@ import process from "node:process";
 import type { Logger } from "../log/logger.ts";
 import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
 import type { Listener } from "../sockets/listeners.ts";
+import type { ReusePortSlots } from "../sockets/slots.ts";
 import type { Config } from "../types.ts";
 import { resolveIds } from "../config/users.ts";
 import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
@@ -17,6 +18,8 @@ export interface WorkerRecord {
   readonly handle: ChildProcessHandle;
   readonly heartbeat: string;
   readonly spawnedAt: number;
+  /** --reuse-port: the slot whose sockets it serves (0 on the shared sockets). */
+  readonly slot: number;
   /** Has beaten at least once: it is serving. */
   booted: boolean;
   /** The last signal the arbiter sent it, so its death is not blamed on others. */
@@ -41,6 +44,8 @@ export interface SpawnerOptions {
 
 export class WorkerSpawner {
   listeners: Listener[] = [];
+  /** --reuse-port: per-worker slot sockets; unset, every worker shares the listeners. */
+  slots?: ReusePortSlots;
   readonly #workers = new Map<number, WorkerRecord>();
   readonly #exits: { rec: WorkerRecord; status: ExitStatus }[] = [];
   #age = 0;
@@ -59,7 +64,9 @@ export class WorkerSpawner {
     createHeartbeat(heartbeat);
     const ids = resolveIds(cfg.user, cfg.group);
     if (ids) giveFiles(ids, [heartbeat, cfg.errorLogfile, cfg.accessLogfile]);
-    const childFds = runtime.childFds(this.listeners.map((l) => l.fd));
+    const slot = this.#freeSlot(generation);
+    const fds = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
+    const childFds = runtime.childFds(fds);
     const state: WorkerState = {
       age,
       ppid: process.pid,
@@ -73,9 +80,10 @@ export class WorkerSpawner {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     for (const kv of cfg.env) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
     env[WORKER_ENV] = JSON.stringify(state);
-    const handle = runtime.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds: this.listeners.map((l) => l.fd) });
+    const start = (fds: number[]) => runtime.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds });
+    const handle = this.slots ? this.slots.withSlot(slot, start) : start(fds);
     const rec: WorkerRecord = {
-      pid: handle.pid, age, generation, handle, heartbeat, spawnedAt: Date.now(), booted: false, recycling: false, retiring: false,
+      pid: handle.pid, age, generation, handle, heartbeat, spawnedAt: Date.now(), slot, booted: false, recycling: false, retiring: false,
     };
     this.#workers.set(rec.pid, rec);
     handle.exited.then((status) => {
@@ -84,6 +92,20 @@ export class WorkerSpawner {
     });
     log.debug(`Spawned worker ${age} (pid: ${rec.pid}, generation ${generation})`);
     return rec;
+  }
+
+  /** The lowest slot no serving worker of `generation` holds: a replaced worker's slot goes to its replacement. */
+  #freeSlot(generation: number): number {
+    if (!this.slots) return 0;
+    const held = new Set([...this.#workers.values()].filter((w) => w.generation === generation && !w.recycling && !w.retiring).map((w) => w.slot));
+    let slot = 0;
+    while (held.has(slot)) slot++;
+    return slot;
+  }
+
+  /** --reuse-port: closes the slots beyond `keep` that no live worker holds. */
+  trimSlots(keep: number): void {
+    this.slots?.trim(keep, new Set([...this.#workers.values()].map((w) => w.slot)));
   }
 
   all(): WorkerRecord[] {

@@ -43,7 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "reusePort", flag: "reuse-port", section: "Server", parse: bool(), default: false,
-    doc: "Each worker gets its own `SO_REUSEPORT` socket (Linux). Accepted; serving is the shared socket until the speed issue lands.",
+    doc: "Linux: per TCP address, one `SO_REUSEPORT` socket per worker slot, all held by the arbiter; the kernel spreads connections across slots, so a burst of keep-alive connections cannot pile onto one worker. A slot keeps its queue while its worker is replaced; only fewer workers (TTOU) close one. Off: every worker accepts from one shared socket.",
   },
   {
     key: "serving", flag: "serving", meta: "auto|native|compat", section: "Server", parse: oneOf("auto", "native", "compat"), default: "auto",

@@ -24,6 +24,8 @@ export interface Listener {
   address: string;
   /** The unix socket file we created and must remove on exit. */
   ownedPath?: string;
+  /** Bound with SO_REUSEPORT (--reuse-port): per-worker slot sockets can join it (sockets/slots.ts). */
+  reusePort?: boolean;
 }
 
 export interface ListenOptions {
@@ -34,6 +36,8 @@ export interface ListenOptions {
   /** Tries and the pause between them when the address is in use (gunicorn: 5 × 1 s). */
   retries?: number;
   retryDelayMs?: number;
+  /** --reuse-port: TCP listeners get SO_REUSEPORT, so slot sockets can join their group. */
+  reusePort?: boolean;
 }
 
 /** Binds every address, in order; on failure closes what it bound and throws an AddressError. */
@@ -94,11 +98,12 @@ async function bindOne(addr: BindAddress, opts: ListenOptions): Promise<Listener
   const fd = libc.socket(six ? libc.AF_INET6 : libc.AF_INET);
   try {
     libc.setReuseAddr(fd);
+    if (opts.reusePort) libc.setReusePort(fd);
     if (six) libc.setV6Only(fd);
     libc.bind(fd, encodeInet(ip, addr.port));
     libc.listen(fd, opts.backlog);
     const bound = decodeSockaddr(libc.getsockname(fd)); // port 0 → the port the kernel chose
-    return { fd, kind: "tcp", address: formatUrl(bound.host, bound.port) };
+    return { fd, kind: "tcp", address: formatUrl(bound.host, bound.port), ...(opts.reusePort ? { reusePort: true } : {}) };
   } catch (err) {
     libc.close(fd);
     throw err;
