@@ -1,6 +1,6 @@
 // `npm run bench`: guvnor against the bare runtimes, on loopback, same app (bench/app.ts), one
 // run, one table of requests/s and ratios. Run with Bun. Options: --seconds N (per scenario,
-// default 2), --rounds N (default 3: every contender N times, interleaved, mean of the rounds),
+// default 2), --rounds N (default 2: every contender N times, interleaved, mean of the rounds),
 // --only bun|deno. Every number is noisy on a small shared machine: compare the ratios within
 // one run, not absolutes across runs.
 import fs from "node:fs";
@@ -21,7 +21,7 @@ const BIN = path.join(ROOT, "node_modules", ".bin");
 const BUN = process.execPath, DENO = path.join(BIN, "deno");
 const arg = (name: string) => process.argv[process.argv.indexOf(`--${name}`) + 1];
 const SECONDS = Number(process.argv.includes("--seconds") ? arg("seconds") : 2);
-const ROUNDS = Number(process.argv.includes("--rounds") ? arg("rounds") : 3);
+const ROUNDS = Number(process.argv.includes("--rounds") ? arg("rounds") : 2);
 const ONLY = process.argv.includes("--only") ? arg("only") : "";
 const APP = path.join(HERE, "app.ts"), BARE = path.join(HERE, "bare.ts");
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
@@ -40,9 +40,12 @@ interface Contender {
   env?: Record<string, string>;
 }
 
-const guvnor = (rt: "bun" | "deno", serving: string, w: number): Contender => ({
-  name: `guvnor ${rt} ${serving}`, rt, workers: w, guvnor: true, ref: `${rt} reusePort cluster`,
-  cmds: (port) => [[...(rt === "bun" ? [BUN] : [DENO, "run", "-A"]), MAIN, "-w", String(w), "-b", `127.0.0.1:${port}`, "--serving", serving, "--log-level", "warning", APP]],
+const guvnor = (rt: "bun" | "deno", serving: string, w: number, reusePort = false): Contender => ({
+  name: `guvnor ${rt} ${serving}${reusePort ? " --reuse-port" : ""}`, rt, workers: w, guvnor: true, ref: `${rt} reusePort cluster`,
+  cmds: (port) => [[
+    ...(rt === "bun" ? [BUN] : [DENO, "run", "-A"]), MAIN, "-w", String(w), "-b", `127.0.0.1:${port}`, "--serving", serving,
+    ...(reusePort ? ["--reuse-port"] : []), "--log-level", "error", APP,
+  ]],
 });
 const cluster = (rt: "bun" | "deno", n: number): Contender => ({
   name: n === 1 ? `${rt === "bun" ? "Bun" : "Deno"}.serve, 1 process` : `${rt} reusePort cluster`, rt, workers: n,
@@ -50,8 +53,8 @@ const cluster = (rt: "bun" | "deno", n: number): Contender => ({
   cmds: () => Array.from({ length: n }, () => rt === "bun" ? [BUN, BARE] : [DENO, "run", "-A", "--unstable-net", BARE]),
 });
 const CONTENDERS: Contender[] = [
-  cluster("bun", 1), cluster("bun", 2), guvnor("bun", "native", 2), guvnor("bun", "native", 1), guvnor("bun", "compat", 2),
-  cluster("deno", 1), cluster("deno", 2), guvnor("deno", "native", 2), guvnor("deno", "native", 1), guvnor("deno", "compat", 2),
+  cluster("bun", 1), cluster("bun", 2), guvnor("bun", "native", 2), guvnor("bun", "native", 1), guvnor("bun", "native", 2, true), guvnor("bun", "compat", 2),
+  cluster("deno", 1), cluster("deno", 2), guvnor("deno", "native", 2), guvnor("deno", "native", 1), guvnor("deno", "native", 2, true), guvnor("deno", "compat", 2),
   {
     name: "deno serve --parallel", rt: "deno" as const, workers: 2, ref: "deno reusePort cluster", env: { DENO_JOBS: "2" },
     cmds: (port: number) => [[DENO, "serve", "-A", "--parallel", "--host", "127.0.0.1", "--port", String(port), APP]],
@@ -190,6 +193,8 @@ function table(results: Result[]): string {
     const n2 = byName.get(`guvnor ${rt} native/2`), n1 = byName.get(`guvnor ${rt} native/1`), cl = byName.get(`${rt} reusePort cluster/2`);
     if (n2 && cl) notes.push(`- ${rt}: guvnor native / reusePort cluster (2 processes): keep-alive ${x2(n2.keepAlive / cl.keepAlive)}, new connection ${x2(n2.newConn / cl.newConn)} (target ≥ 0.95x)`);
     if (n2 && n1) notes.push(`- ${rt}: /cpu (~2 ms of CPU), guvnor native 2 workers / 1 worker: ${x2(n2.cpu / n1.cpu)} (target ≥ 1.7x)`);
+    const rp = byName.get(`guvnor ${rt} native --reuse-port/2`);
+    if (rp && cl && n1) notes.push(`- ${rt}: guvnor --reuse-port / reusePort cluster: keep-alive ${x2(rp.keepAlive / cl.keepAlive)}, new connection ${x2(rp.newConn / cl.newConn)}; /cpu 2 workers / 1: ${x2(rp.cpu / n1.cpu)}`);
     if (n2?.arbiterRss !== undefined) notes.push(`- ${rt}: arbiter idle CPU ${n2.arbiterIdleMs} ms in ${IDLE_MS / 1000} s (clock ticks of 10 ms); arbiter RSS ${n2.arbiterRss.toFixed(0)} MiB`);
   }
   const hups = results.filter((r) => r.hup).map((r) => `${r.c.name} (${r.c.workers}) ${r.hup!.failed} of ${r.hup!.ok + r.hup!.failed}`);
