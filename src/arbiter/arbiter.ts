@@ -99,7 +99,7 @@ export class Arbiter {
     this.#notify.startWatchdog();
     this.#spawner.listeners = this.listeners;
     const slots = new ReusePortSlots(this.listeners, cfg.backlog);
-    if (slots.enabled) {
+    if (cfg.reusePort && slots.enabled) {
       this.#spawner.slots = slots;
       warnUnlessMigrating(this.log);
     }

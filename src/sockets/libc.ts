@@ -106,6 +106,13 @@ export function isListeningStream(fd: number): boolean {
   return v[0] === 1;
 }
 
+/** True when SO_REUSEPORT is set on fd (a socket handed over by USR2 or systemd's ReusePort=). */
+export function hasReusePort(fd: number): boolean {
+  const v = new Int32Array(1), len = new Uint32Array([4]);
+  check("getsockopt(SO_REUSEPORT)", fns.getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, v, len));
+  return v[0] !== 0;
+}
+
 export function setCloexec(fd: number, on: boolean): void {
   const flags = check("fcntl(F_GETFD)", fns.fcntl(fd, F_GETFD, 0));
   check("fcntl(F_SETFD)", fns.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC));

@@ -156,5 +156,6 @@ function adoptFd(fd: number): Listener {
   libc.setCloexec(fd, false); // inherited by workers like our own sockets
   const sa = decodeSockaddr(libc.getsockname(fd));
   if (sa.family === 1) return { fd, kind: "unix", address: `unix:${sa.path}` };
-  return { fd, kind: "tcp", address: formatUrl(sa.host, sa.port) };
+  // A previous arbiter's --reuse-port listener (USR2): our own slot sockets can join its group.
+  return { fd, kind: "tcp", address: formatUrl(sa.host, sa.port), ...(libc.hasReusePort(fd) ? { reusePort: true } : {}) };
 }
