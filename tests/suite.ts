@@ -167,6 +167,23 @@ export function behaviourSuite(rt: RuntimeName): void {
       assert.match(g.stderr, /Handling signal: term[\s\S]*Shutting down: Master/);
     });
 
+    for (const serving of ["native", "compat"]) {
+      it(`TERM refuses new connections at once while in-flight requests finish (--serving ${serving})`, async () => {
+        const { g, base } = await start(["--serving", serving, APP], 2);
+        const slow = request(`${base}/slow?ms=2000`);
+        await sleep(300);
+        g.signal("SIGTERM");
+        await sleep(700);
+        const t0 = Date.now();
+        const late = await request(base + "/late", 5000).then((r) => `answered ${r.status}`, (e) => String(e.code ?? e.message));
+        assert.match(late, /ECONNREFUSED|ECONNRESET/, `a connection during the stop: ${late}`);
+        assert.ok(Date.now() - t0 < 1000, "refused at once, not left waiting in a backlog");
+        assert.equal((await slow).status, 200);
+        assert.equal((await g.exit()).code, 0);
+        await gone(g.workerPids());
+      });
+    }
+
     it("a graceful stop is bounded by --graceful-timeout", async () => {
       const { g, base } = await start(["--graceful-timeout", "1", APP]);
       const slow = request(`${base}/slow?ms=10000`).catch((e) => e);

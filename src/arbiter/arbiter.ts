@@ -208,6 +208,9 @@ export class Arbiter {
   async stop(graceful: boolean): Promise<void> {
     this.#stopping = true;
     this.#notify.stopping();
+    // As gunicorn: close our copies first, so once the workers stop accepting, new connections
+    // are refused at once (a load balancer retries elsewhere) rather than queued for nobody.
+    this.#closeSockets();
     const limit = graceful ? this.cfg.gracefulTimeout * 1000 : 1000;
     await this.#spawner.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
     await this.#reapWorkers();
@@ -218,13 +221,20 @@ export class Arbiter {
     this.#stopping = true;
     this.#notify.close();
     this.#spawner.killAll("SIGKILL");
-    this.#spawner.slots?.closeAll();
-    closeListeners(this.listeners, this.#upgrade.ownsSockets);
+    this.#closeSockets();
     this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
     this.log.info("Shutting down: Master");
     if (reason) this.log.info(`Reason: ${reason}`);
     return code;
+  }
+
+  #socketsClosed = false;
+  #closeSockets(): void {
+    if (this.#socketsClosed) return; // once: a second close could hit a reused fd number
+    this.#socketsClosed = true;
+    this.#spawner.slots?.closeAll();
+    closeListeners(this.listeners, this.#upgrade.ownsSockets);
   }
 
   async #setNumWorkers(n: number): Promise<void> {

@@ -80,6 +80,8 @@ export function findEpoll(fd: number): { epfd: number; entry: libc.EpollEntry } 
 export interface Adopted {
   fd: number;
   epfd: number;
+  /** The fd the listener was inherited at: a second copy, closed with the first at stop. */
+  inherited: number;
 }
 
 /**
@@ -98,13 +100,20 @@ export function adopt(inherited: number, target: number, epfd: number, entry: li
   }
   const got = sockname(target);
   if (got !== want) throw new AdoptError(`after dup2 the listener is ${got}, expected ${want}`);
-  return { fd: target, epfd };
+  return { fd: target, epfd, inherited };
 }
 
-/** Stops the runtime from hearing about new connections; they stay queued for the other workers. */
+/**
+ * Stops the runtime from hearing about new connections; they stay queued for the other workers.
+ * Then our copy of the listening socket closes, without the runtime's fd closing: a placeholder
+ * takes the number (the runtime closes that one at stop). When every copy is closed — the whole
+ * server stopping — new connections are refused at once instead of waiting in a backlog nobody reads.
+ */
 export function stopAccepting(a: Adopted): void {
   try {
     libc.epollDel(a.epfd, a.fd);
+    libc.replaceWithPlaceholder(a.fd);
+    if (a.inherited !== a.fd) libc.replaceWithPlaceholder(a.inherited);
   } catch {
     // already gone: the server closed it
   }

@@ -162,6 +162,16 @@ export function umask(mask: number): number {
   return Number(fns.umask(mask));
 }
 
+/** Closes what `fd` refers to but keeps the number taken, by an unconnected socket (dup2 is atomic). */
+export function replaceWithPlaceholder(fd: number): void {
+  const placeholder = check("socket(AF_UNIX)", fns.socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  try {
+    check("dup2", fns.dup2(placeholder, fd));
+  } finally {
+    fns.close(placeholder);
+  }
+}
+
 /** Gives `signum` its default action (SIG_DFL) again, whatever handler the runtime installed. */
 export function resetSignalToDefault(signum: number): void {
   fns.signal(signum, 0);
