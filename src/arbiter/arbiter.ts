@@ -6,11 +6,10 @@ import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
 import { ExitCode } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
-import { closeListeners, createListeners, type Listener } from "../sockets/listeners.ts";
-import { ReusePortSlots, warnUnlessMigrating } from "../sockets/slots.ts";
+import type { Listener } from "../sockets/listeners.ts";
+import { ArbiterSockets } from "./sockets.ts";
 import type { Config } from "../types.ts";
 import { setTitle } from "../title.ts";
-import { inheritedBinds } from "../sockets/inherited.ts";
 import { SystemdNotifier } from "./notify.ts";
 import { HotUpgrade } from "./upgrade.ts";
 import { CrashBrake } from "./brake.ts";
@@ -36,6 +35,7 @@ export class Arbiter {
   generation = 1;
   readonly #spawner: WorkerSpawner;
   readonly #signals = new SignalQueue();
+  readonly #sockets = new ArbiterSockets();
   readonly #upgrade: HotUpgrade;
   readonly #notify: SystemdNotifier;
   #stopping = false;
@@ -82,14 +82,12 @@ export class Arbiter {
     this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
-    // Sockets systemd (LISTEN_FDS) or a previous arbiter (USR2) handed us replace --bind.
-    const inherited = inheritedBinds();
-    if (inherited) this.log.info(`Using ${inherited.specs.length} socket${inherited.specs.length === 1 ? "" : "s"} from ${inherited.from === "systemd" ? "systemd socket activation" : "the previous arbiter"}`);
-    this.listeners = await createListeners(inherited?.specs ?? cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log: this.log, reusePort: cfg.reusePort });
+    await this.#sockets.open(cfg, this.log);
+    this.listeners = this.#sockets.listeners;
     try {
       this.#upgrade.createPidfile(cfg.pid);
     } catch (err) {
-      closeListeners(this.listeners, this.#upgrade.ownsSockets);
+      this.#sockets.close(this.#upgrade.ownsSockets);
       throw err;
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
@@ -98,11 +96,7 @@ export class Arbiter {
     if (cfg.reload) watchForReload(cfg, this.opts.cwd, this.log, () => this.#signals.push("SIGHUP"));
     this.#notify.startWatchdog();
     this.#spawner.listeners = this.listeners;
-    const slots = new ReusePortSlots(this.listeners, cfg.backlog);
-    if (cfg.reusePort && slots.enabled) {
-      this.#spawner.slots = slots;
-      warnUnlessMigrating(this.log);
-    }
+    this.#spawner.slots = this.#sockets.slots;
     await this.#manageWorkers();
   }
 
@@ -210,7 +204,7 @@ export class Arbiter {
     this.#notify.stopping();
     // As gunicorn: close our copies first, so once the workers stop accepting, new connections
     // are refused at once (a load balancer retries elsewhere) rather than queued for nobody.
-    this.#closeSockets();
+    this.#sockets.close(this.#upgrade.ownsSockets);
     const limit = graceful ? this.cfg.gracefulTimeout * 1000 : 1000;
     await this.#spawner.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
     await this.#reapWorkers();
@@ -221,20 +215,12 @@ export class Arbiter {
     this.#stopping = true;
     this.#notify.close();
     this.#spawner.killAll("SIGKILL");
-    this.#closeSockets();
+    this.#sockets.close(this.#upgrade.ownsSockets);
     this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
     this.log.info("Shutting down: Master");
     if (reason) this.log.info(`Reason: ${reason}`);
     return code;
-  }
-
-  #socketsClosed = false;
-  #closeSockets(): void {
-    if (this.#socketsClosed) return; // once: a second close could hit a reused fd number
-    this.#socketsClosed = true;
-    this.#spawner.slots?.closeAll();
-    closeListeners(this.listeners, this.#upgrade.ownsSockets);
   }
 
   async #setNumWorkers(n: number): Promise<void> {
