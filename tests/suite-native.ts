@@ -148,6 +148,32 @@ export function nativeSuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
 
+    it("USR2 hands the slots to the new arbiter: WINCH and TERM the old one under load lose nothing", async () => {
+      const pidfile = path.join(tmpDir(), "guvnor.pid");
+      const { g, port } = await start(["--reuse-port", "-p", pidfile, APP], 2);
+      const oldWorkers = g.workerPids();
+      let stopLoad = () => {}, child = 0;
+      const load = loadUntil(port, 8, new Promise<void>((r) => (stopLoad = r)));
+      try {
+        await sleep(300);
+        g.signal("SIGUSR2");
+        child = Number((await g.waitFor(/Started new arbiter \(pid: (\d+)\)/))[1]);
+        while (g.workerPids().length < 4) await sleep(20);
+        await sleep(300);
+        g.signal("SIGWINCH"); // the old workers go; the new ones serve the same slots
+        await gone(oldWorkers, 10_000);
+        g.signal("SIGTERM");
+        assert.equal((await g.exit()).code, 0);
+        await sleep(500);
+      } finally {
+        stopLoad();
+      }
+      const st = await load;
+      assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
+      process.kill(child, "SIGTERM");
+      await gone([child, ...g.workerPids()], 10_000);
+    });
+
     it("HUP under a connection-per-request load loses nothing", async () => {
       const { g, port } = await start(["--reuse-port", APP], 2);
       let stopLoad = () => {};

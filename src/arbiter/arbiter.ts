@@ -189,7 +189,7 @@ export class Arbiter {
     const { cmd, cwd } = this.opts.upgradeCommand();
     this.#upgrade.start(cmd, cwd, this.listeners, env, (status) => {
       this.log.warn(`New arbiter exited (${status.signal ?? `code ${status.code}`}); this one carries on`);
-    });
+    }, this.#sockets.slots);
   }
 
   /** WINCH: gracefully stop every worker; the arbiter and its sockets stay (HUP or TTIN bring workers back). */

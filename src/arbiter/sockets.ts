@@ -23,6 +23,8 @@ export class ArbiterSockets {
     if (cfg.reusePort && slots.enabled) {
       this.slots = slots;
       warnUnlessMigrating(log);
+    } else {
+      slots.closeAll(); // slots a previous arbiter handed over (USR2) that this config does not use
     }
   }
 

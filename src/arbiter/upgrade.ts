@@ -7,6 +7,7 @@ import type { Logger } from "../log/logger.ts";
 import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
 import { GUVNOR_FD } from "../sockets/inherited.ts";
 import type { Listener } from "../sockets/listeners.ts";
+import type { ReusePortSlots } from "../sockets/slots.ts";
 import { Pidfile } from "./pidfile.ts";
 
 const GUVNOR_PID = "GUVNOR_PID";
@@ -39,15 +40,19 @@ export class HotUpgrade {
   }
 
   /** Starts the new arbiter with our listeners; calls onExit when it ends. */
-  start(cmd: string[], cwd: string, listeners: Listener[], extraEnv: Record<string, string>, onExit: (s: ExitStatus) => void): void {
+  start(cmd: string[], cwd: string, listeners: Listener[], extraEnv: Record<string, string>, onExit: (s: ExitStatus) => void, slots?: ReusePortSlots): void {
     if (this.child) return this.log.warn(`USR2 ignored: a new arbiter is already running (pid: ${this.child.pid})`);
     if (this.parent) return this.log.warn("USR2 ignored: this arbiter is itself an upgrade; stop the old one first");
-    const fds = listeners.map((l) => l.fd);
+    // --reuse-port: the extra slot sockets go too, after the listeners, so no slot's queue is lost.
+    const fds = [...listeners.map((l) => l.fd), ...(slots?.handoverFds() ?? [])];
+    const childFds = runtime.childFds(fds);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, extraEnv, { [GUVNOR_FD]: runtime.childFds(fds).join(","), [GUVNOR_PID]: String(process.pid) });
+    Object.assign(env, extraEnv, { [GUVNOR_FD]: childFds.slice(0, listeners.length).join(","), [GUVNOR_PID]: String(process.pid) });
+    Object.assign(env, slots?.handoverEnv(childFds.slice(listeners.length)) ?? {});
     this.pidfile?.rename(`${this.#pidPath}.oldbin`);
-    const child = runtime.spawn({ cmd, env, cwd, fds });
+    const spawn = () => runtime.spawn({ cmd, env, cwd, fds });
+    const child = slots ? slots.allInheritable(spawn) : spawn();
     this.child = child;
     this.log.info(`Started new arbiter (pid: ${child.pid}) on the same sockets`);
     child.exited.then((status) => {

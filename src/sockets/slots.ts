@@ -5,16 +5,29 @@
 // connections queued on the slot of a worker that died or is being recycled wait there for the
 // replacement. Only closing a slot (fewer workers) can lose its queue.
 import fs from "node:fs";
+import process from "node:process";
 import type { Logger } from "../log/logger.ts";
 import * as libc from "./libc.ts";
 import type { Listener } from "./listeners.ts";
+
+/** USR2: which of the new arbiter's fds are which slot ("7,-;8,-": per slot, per listener). */
+export const GUVNOR_SLOTS = "GUVNOR_SLOTS";
 
 export class ReusePortSlots {
   /** Slot i → one fd per listener: slot 0 is the listeners themselves. */
   readonly #slots: number[][];
 
-  constructor(readonly listeners: Listener[], readonly backlog: number) {
+  /** Takes over the slots a previous arbiter handed over on USR2, if any (the variable is removed). */
+  constructor(readonly listeners: Listener[], readonly backlog: number, env: Record<string, string | undefined> = process.env) {
     this.#slots = [listeners.map((l) => l.fd)];
+    const handed = env[GUVNOR_SLOTS];
+    delete env[GUVNOR_SLOTS];
+    for (const spec of handed ? handed.split(";") : []) {
+      const fds = spec.split(",").map((x, j) => (x === "-" ? listeners[j]?.fd : Number(x)));
+      if (fds.length !== listeners.length || fds.some((fd) => !Number.isInteger(fd))) continue;
+      fds.forEach((fd, j) => { if (fd !== listeners[j].fd) libc.setCloexec(fd, true); }); // see withSlot()
+      this.#slots.push(fds);
+    }
   }
 
   /** True when some listener takes slots; unix sockets (and fd:// ones) stay shared by every worker. */
@@ -50,6 +63,30 @@ export class ReusePortSlots {
   /** Closes the highest slots beyond `keep` that no worker holds (slot 0, the listeners, stays). */
   trim(keep: number, held: Set<number>): void {
     while (this.#slots.length > Math.max(1, keep) && !held.has(this.#slots.length - 1)) this.#close(this.#slots.pop()!);
+  }
+
+  /** USR2: the fds to hand the new arbiter after the listeners, so no slot's queue is lost. */
+  handoverFds(): number[] {
+    return this.#slots.slice(1).flatMap((fds) => fds.filter((fd, j) => fd !== this.listeners[j].fd));
+  }
+
+  /** USR2: the variable that maps the new arbiter's fds (`childFds`, in handoverFds() order) to slots. */
+  handoverEnv(childFds: number[]): Record<string, string> {
+    if (childFds.length === 0) return {};
+    let k = 0;
+    const slots = this.#slots.slice(1).map((fds) => fds.map((fd, j) => (fd !== this.listeners[j].fd ? String(childFds[k++]) : "-")).join(","));
+    return { [GUVNOR_SLOTS]: slots.join(";") };
+  }
+
+  /** Calls `spawn` with every slot socket inheritable (the new arbiter of a USR2; see withSlot()). */
+  allInheritable<T>(spawn: () => T): T {
+    const fds = this.handoverFds();
+    for (const fd of fds) libc.setCloexec(fd, false);
+    try {
+      return spawn();
+    } finally {
+      for (const fd of fds) libc.setCloexec(fd, true);
+    }
   }
 
   /** Closes every slot but 0 (the listeners are closed with the listeners). */
