@@ -22,8 +22,10 @@ export class SignalQueue {
     return this.#queue.shift();
   }
 
-  /** Waits up to ms, or until wake() (a signal, a worker's exit). */
+  /** Waits up to ms, or until wake() (a signal, a worker's exit); not at all if a signal is waiting. */
   sleep(ms: number): Promise<void> {
+    // A signal that came while the loop was busy (its wake() found nothing asleep) goes first.
+    if (this.#queue.length) return Promise.resolve();
     return new Promise((resolve) => {
       const t = setTimeout(resolve, ms);
       this.#wake = () => {
