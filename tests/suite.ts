@@ -305,6 +305,11 @@ export function behaviourSuite(rt: RuntimeName): void {
     it("bad value: -w abc", async () => {
       await fails(["-w", "abc", APP], 1, /^Error: --workers must be a positive integer \(got "abc"\)$/m);
     });
+    it("an unknown GUVNOR_ variable is named in a warning", async () => {
+      const g = new Guvnor(rt, ["--print-config", APP], { env: { GUVNOR_WOKRERS: "3" } });
+      assert.equal((await g.exit()).code, 0);
+      assert.match(g.stderr, /^Warning: GUVNOR_WOKRERS is not a guvnor setting/m);
+    });
     it("bad value from the environment names the variable", async () => {
       const g = new Guvnor(rt, [APP], { env: { GUVNOR_TIMEOUT: "soon" } });
       assert.equal((await g.exit()).code, 1);

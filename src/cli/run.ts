@@ -21,7 +21,8 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     // 1. The effective config.
     const startCwd = process.cwd();
-    const { config: cfg, hooks } = await resolveConfig(argv, process.env, startCwd);
+    const { config: cfg, hooks, unknownEnv } = await resolveConfig(argv, process.env, startCwd);
+    for (const name of unknownEnv) cliLog.warn(`Warning: ${name} is not a guvnor setting (see guvnor --help); ignoring it`);
     checking = cfg.checkConfig;
     if (cfg.chdir) chdir(cfg.chdir);
     const cwd = process.cwd();

@@ -19,7 +19,12 @@ export interface ResolvedConfig {
   configFile?: string;
   /** Server hooks defined in the config file. */
   hooks: Hooks;
+  /** GUVNOR_* environment variables that name no setting (a typo is otherwise silent). */
+  unknownEnv: string[];
 }
+
+/** Set by guvnor itself for its own processes, not settings. */
+const INTERNAL_ENV = new Set(["GUVNOR_WORKER", "GUVNOR_FD", "GUVNOR_PID"]);
 
 /** Flag values from argv, still raw strings; APP is the one positional. */
 export function parseArgv(argv: string[]): Raw {
@@ -130,7 +135,9 @@ export async function resolveConfig(
   }
   if (file) config.config = file;
   resolveIds(config.user as string, config.group as string); // an unknown user is an error now, not in every worker
-  return { config: config as unknown as Config, configFile: file, hooks };
+  const known = new Set(SETTINGS.map(envName));
+  const unknownEnv = Object.keys(env).filter((k) => k.startsWith("GUVNOR_") && !known.has(k) && !INTERNAL_ENV.has(k));
+  return { config: config as unknown as Config, configFile: file, hooks, unknownEnv };
 }
 
 /** A worker's hooks: the config file loaded again in the worker process (functions do not serialize). */

@@ -77,15 +77,15 @@ export const SETTINGS: readonly Setting[] = [
     doc: "A worker that has not started serving this long after it was spawned is killed; 0 disables. Separate from timeout, so slow imports are not heartbeat failures.",
   },
   {
-    key: "maxRequests", flag: "max-requests", meta: "N", section: "Workers", parse: int(0, "0 or more"), default: 0,
+    key: "maxRequests", flag: "max-requests", meta: "N", section: "Workers", parse: int(0, "a whole number, 0 or more"), default: 0,
     doc: "Recycle a worker after this many requests; 0 disables.",
   },
   {
-    key: "maxRequestsJitter", flag: "max-requests-jitter", meta: "N", section: "Workers", parse: int(0, "0 or more"), default: 0,
+    key: "maxRequestsJitter", flag: "max-requests-jitter", meta: "N", section: "Workers", parse: int(0, "a whole number, 0 or more"), default: 0,
     doc: "Add a random 0..N to max-requests per worker, so workers do not recycle together.",
   },
   {
-    key: "maxWorkerMemory", flag: "max-worker-memory", meta: "MB", section: "Workers", parse: int(0, "0 or more"), default: 0,
+    key: "maxWorkerMemory", flag: "max-worker-memory", meta: "MB", section: "Workers", parse: int(0, "a whole number, 0 or more"), default: 0,
     doc: "Recycle a worker whose resident memory (RSS) exceeds this many MiB, gracefully and with its replacement started first; 0 disables.",
   },
   {
