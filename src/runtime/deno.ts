@@ -1,5 +1,4 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
-import process from "node:process";
 import type http from "node:http";
 import type { RemoteAddr } from "../types.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";

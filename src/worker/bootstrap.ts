@@ -21,7 +21,7 @@ export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClas
 
 export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
-  let sink = openSink(cfg.errorLogfile || "-", "stderr");
+  const sink = openSink(cfg.errorLogfile || "-", "stderr");
   const log = createLogger({ level: cfg.logLevel, sink: () => sink });
   // --user/--group: the arbiter bound the sockets; the app never runs with its privileges.
   if (state.ids) {
