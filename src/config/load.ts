@@ -9,7 +9,7 @@ import type { Config } from "../types.ts";
 import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
 import { resolveIds } from "./users.ts";
 import { importErrorText } from "../app/load.ts";
-import { defaultOf, envName, type Setting, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
+import { defaultOf, envName, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
 
 type Raw = Partial<Record<string, unknown>>;
 
@@ -97,10 +97,6 @@ function readJson(file: string): Raw {
   }
 }
 
-function parseFrom(s: Setting, raw: unknown, source: string): unknown {
-  return s.parse(raw, source);
-}
-
 /** Loads and validates the effective config. Throws ConfigError naming the bad value. */
 export async function resolveConfig(
   argv: string[],
@@ -128,9 +124,9 @@ export async function resolveConfig(
   // 3. Each setting from the strongest source that has it, parsed with that source's name.
   const config: Record<string, unknown> = {};
   for (const s of SETTINGS) {
-    if (cli[s.key] !== undefined) config[s.key] = parseFrom(s, cli[s.key], s.key === "app" ? "APP" : `--${s.flag}`);
-    else if (envRaw[s.key] !== undefined) config[s.key] = parseFrom(s, envRaw[s.key], envName(s));
-    else if (fileRaw[s.key] !== undefined) config[s.key] = parseFrom(s, fileRaw[s.key], `${s.key} in ${fileName}`);
+    if (cli[s.key] !== undefined) config[s.key] = s.parse(cli[s.key], s.key === "app" ? "APP" : `--${s.flag}`);
+    else if (envRaw[s.key] !== undefined) config[s.key] = s.parse(envRaw[s.key], envName(s));
+    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], `${s.key} in ${fileName}`);
     else config[s.key] = defaultOf(s, env);
   }
   if (file) config.config = file;

@@ -28,8 +28,6 @@ export class Worker {
   appExport: unknown = undefined;
   /** Requests served, for max-requests. */
   nr = 0;
-  /** Set to true on a graceful stop request (TERM), false on a quick one. */
-  protected graceful = true;
   /** Records the request being served (HTTP workers call trace?.started per request). */
   trace?: RequestTrace;
   /** Worker-side server hooks from the config file (set by the bootstrap). */
@@ -118,7 +116,6 @@ export class Worker {
   handleExit(): void {
     // Still importing the app: there is nothing in flight to finish.
     if (!this.booted) process.exit(0);
-    this.graceful = true;
     this.alive = false;
     this.#stopRequested.resolve();
   }
@@ -130,7 +127,6 @@ export class Worker {
 
   /** INT/QUIT: exit now. */
   async handleQuit(): Promise<void> {
-    this.graceful = false;
     this.alive = false;
     await this.callHook("workerInt");
     await this.callHook("workerExit");
