@@ -32,7 +32,7 @@ export function settingsDoc(): string {
     "`1`/`0`, `true`/`false`, `yes`/`no`.",
     "",
   ];
-  for (const section of ["Server", "Workers", "Logging", "Process", "Config"] as const) {
+  for (const section of ["Server", "Workers", "Logging", "Process", "Config", "TLS", "Proxy"] as const) {
     out.push(`## ${section}`, "");
     for (const s of SETTINGS.filter((x) => x.section === section)) {
       out.push(`### \`${s.key}\``, "");

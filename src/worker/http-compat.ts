@@ -6,6 +6,7 @@ import type net from "node:net";
 import { runtime } from "../runtime/index.ts";
 import type { Closable } from "../runtime/index.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
+import type { TlsServing } from "../config/tls.ts";
 
 export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -20,6 +21,8 @@ export interface ServeOptions {
   listener: NodeListener;
   /** Idle keep-alive seconds; also how long a connection with no request yet gets at stop. */
   keepAlive: number;
+  /** Serve TLS (node:tls handshakes before node:http sees the connection). */
+  tls?: TlsServing;
 }
 
 interface ConnState {
@@ -59,7 +62,7 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
     server.on("clientError", (_err, socket) => {
       if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     });
-    acceptors.push(await runtime.listenNodeOnFd(server, s.fd));
+    acceptors.push(await runtime.listenNodeOnFd(server, s.fd, opts.tls));
   }
 
   return {

@@ -9,6 +9,7 @@ import type { NativeHandler, NativeServer } from "../runtime/index.ts";
 import { type Adopted, adopt, findEpoll, findListener, socketFds, stopAccepting } from "../sockets/adopt.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import type { HttpServing } from "./http-compat.ts";
+import type { TlsServing } from "../config/tls.ts";
 
 export interface NativeOptions {
   sockets: SocketInfo[];
@@ -17,6 +18,7 @@ export interface NativeOptions {
   websocket?: unknown;
   /** See NativeServeOptions.idleTimeout. */
   idleTimeout: number;
+  tls?: TlsServing;
 }
 
 /**
@@ -62,6 +64,7 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
     handler: opts.handler,
     websocket: opts.websocket,
     idleTimeout: opts.idleTimeout,
+    tls: opts.tls,
   });
   try {
     const fd = findListener(before, server.at);

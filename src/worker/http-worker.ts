@@ -4,6 +4,7 @@ import process from "node:process";
 import { type AccessEntry, formatAccess } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
+import { type TlsServing, tlsServing } from "../config/tls.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 
 export abstract class HttpWorker extends Worker {
@@ -39,7 +40,12 @@ export abstract class HttpWorker extends Worker {
    */
   protected async serve(): Promise<HttpServing> {
     const { serveCompat } = await import("./http-compat.ts");
-    return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive });
+    return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive, tls: this.tlsServing });
+  }
+
+  /** TLS as this worker serves it: the arbiter's material shaped by the settings; undefined for plain HTTP. */
+  protected get tlsServing(): TlsServing | undefined {
+    return tlsServing(this.cfg, this.tls);
   }
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
