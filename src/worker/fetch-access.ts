@@ -14,6 +14,7 @@ export function logWhenSent(request: Request, info: ServeInfo, res: Response, st
     method: request.method,
     target: pathAndQuery(request.url),
     httpVersion: "1.1",
+    scheme: request.url.startsWith("https:") ? "https" : "http",
     status: res.status,
     bytes,
     requestHeader: (n) => request.headers.get(n) ?? undefined,

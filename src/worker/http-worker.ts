@@ -100,6 +100,7 @@ export abstract class HttpWorker extends Worker {
         method: req.method ?? "-",
         target: req.url ?? "-",
         httpVersion: req.httpVersion,
+        scheme: (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
         status: res.statusCode,
         bytes: req.method === "HEAD" ? 0 : bytes,
         requestHeader: (n) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; },
