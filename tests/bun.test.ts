@@ -6,6 +6,7 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
 import { robustSuite } from "./suite-robust.ts";
 import { shipSuite } from "./suite-ship.ts";
 
@@ -16,6 +17,7 @@ systemdSuite("bun");
 upgradeSuite("bun");
 privilegesSuite("bun");
 workersSuite("bun");
+hardeningSuite("bun");
 robustSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

@@ -6,6 +6,7 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
 import { robustSuite } from "./suite-robust.ts";
 
 behaviourSuite("deno");
@@ -15,4 +16,5 @@ systemdSuite("deno");
 upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
+hardeningSuite("deno");
 robustSuite("deno");

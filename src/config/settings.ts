@@ -121,7 +121,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "pid", flag: "pid", short: "p", meta: "FILE", section: "Process", parse: str(), default: "",
-    defaultDoc: "none", doc: "Write the arbiter's pid to this file; removed on exit.",
+    defaultDoc: "none", doc: "Write the arbiter's pid to this file (mode 0644), as gunicorn: written to a new file in the same directory and renamed over the path, so a symlink planted there is replaced, never followed. Removed on exit if it still holds the arbiter's pid.",
   },
   {
     key: "name", flag: "name", short: "n", meta: "NAME", section: "Process", parse: str(), default: "",
@@ -140,8 +140,8 @@ export const SETTINGS: readonly Setting[] = [
     defaultDoc: "the user's group", doc: "Run the workers with this group (name or gid).",
   },
   {
-    key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0,
-    defaultDoc: "`0`", doc: "umask applied when binding unix sockets, as octal (`007`).",
+    key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0o007,
+    defaultDoc: "`007`", doc: "umask applied when binding unix sockets, as octal (`077`). The default `007` leaves a unix socket connectable by the arbiter's user and group only (mode 0770), not by every local user; gunicorn's default is `0` (mode 0777, anyone on the machine may connect): give `--umask 0` for that.",
   },
   {
     key: "reload", flag: "reload", section: "Config", parse: bool(), default: false,

@@ -1,0 +1,52 @@
+// Files and limits a local user or a typo could abuse: the pid file, unbounded settings, unix
+// socket modes, and what the command line says about bad input.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { afterEach, describe, it } from "node:test";
+import { boot, cleanup, fixture, Guvnor, request, type RuntimeName, stopCleanly, tmpDir } from "./helpers.ts";
+
+const APP = fixture("app.ts");
+
+export function hardeningSuite(rt: RuntimeName): void {
+  afterEach(cleanup);
+
+  describe(`guvnor on ${rt}: files others could plant`, () => {
+    it("a pid file path planted as a symlink is replaced, its target untouched", async () => {
+      const dir = tmpDir();
+      const target = path.join(dir, "precious");
+      const pidfile = path.join(dir, "guvnor.pid");
+      fs.writeFileSync(target, "precious\n");
+      fs.symlinkSync(target, pidfile);
+      const { g } = await boot(rt, ["-p", pidfile, APP]);
+      const st = fs.lstatSync(pidfile);
+      assert.ok(st.isFile(), "the pid file is a regular file, not the planted link");
+      assert.equal(st.mode & 0o777, 0o644);
+      assert.equal(fs.readFileSync(pidfile, "utf8"), `${g.pid}\n`);
+      assert.equal(fs.readFileSync(target, "utf8"), "precious\n", "the link's target was not written");
+      assert.deepEqual(fs.readdirSync(dir).sort(), ["guvnor.pid", "precious"], "no temporary file left");
+      await stopCleanly(g);
+      assert.equal(fs.existsSync(pidfile), false, "removed at exit");
+      assert.equal(fs.readFileSync(target, "utf8"), "precious\n");
+    });
+
+    it("a pid file that no longer holds our pid is left at exit", async () => {
+      const pidfile = path.join(tmpDir(), "guvnor.pid");
+      const { g } = await boot(rt, ["-p", pidfile, APP]);
+      fs.writeFileSync(pidfile, "someone else's\n");
+      await stopCleanly(g);
+      assert.equal(fs.readFileSync(pidfile, "utf8"), "someone else's\n");
+    });
+  });
+
+  describe(`guvnor on ${rt}: unix sockets`, () => {
+    it("without --umask, a unix socket is not connectable by other users", async () => {
+      const sock = path.join(tmpDir(), "app.sock");
+      const g = new Guvnor(rt, ["-b", `unix:${sock}`, APP]);
+      await g.ready(1, { url: "http://localhost/", socketPath: sock });
+      assert.equal(fs.statSync(sock).mode & 0o007, 0, `socket mode ${(fs.statSync(sock).mode & 0o777).toString(8)}: others must get no bits`);
+      assert.equal((await request({ url: "http://localhost/hi", socketPath: sock })).body, "hello /hi");
+      await stopCleanly(g);
+    });
+  });
+}
