@@ -39,6 +39,31 @@ export function hardeningSuite(rt: RuntimeName): void {
     });
   });
 
+  describe(`guvnor on ${rt}: bounds`, () => {
+    /** Exits 1 with exactly one line on stderr, and never started a worker. */
+    const refused = async (g: Guvnor, line: RegExp) => {
+      const exit = await g.exit();
+      assert.equal(exit.code, 1, g.stderr);
+      assert.match(g.stderr, line);
+      assert.equal(g.stderr.trim().split("\n").length, 1, `one line:\n${g.stderr}`);
+      assert.doesNotMatch(g.stderr + g.stdout, /Booting worker/);
+    };
+
+    it("-w 100000 is one line naming the value and the maximum, and spawns nothing", async () => {
+      await refused(new Guvnor(rt, ["-w", "100000", APP]), /^Error: --workers is 100000, above the maximum of \d+ \(8 per CPU, at least 16; raise it with --max-workers\)$/m);
+    });
+
+    it("workers: 1e9 in a config file is refused the same way", async () => {
+      const dir = tmpDir();
+      fs.writeFileSync(path.join(dir, "guvnor.config.json"), JSON.stringify({ workers: 1e9 }));
+      await refused(new Guvnor(rt, [APP], { cwd: dir }), /^Error: workers in guvnor\.config\.json is 1000000000, above the maximum of \d+ /);
+    });
+
+    it("a duration that would overflow a timer is refused", async () => {
+      await refused(new Guvnor(rt, ["--graceful-timeout", "3000000", APP]), /^Error: --graceful-timeout must be 0 to 86400 seconds \(got "3000000"\)$/m);
+    });
+  });
+
   describe(`guvnor on ${rt}: unix sockets`, () => {
     it("without --umask, a unix socket is not connectable by other users", async () => {
       const sock = path.join(tmpDir(), "app.sock");

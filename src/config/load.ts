@@ -123,11 +123,20 @@ export async function resolveConfig(
 
   // 3. Each setting from the strongest source that has it, parsed with that source's name.
   const config: Record<string, unknown> = {};
+  const source: Record<string, string> = {};
   for (const s of SETTINGS) {
-    if (cli[s.key] !== undefined) config[s.key] = s.parse(cli[s.key], s.key === "app" ? "APP" : `--${s.flag}`);
-    else if (envRaw[s.key] !== undefined) config[s.key] = s.parse(envRaw[s.key], envName(s));
-    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], `${s.key} in ${fileName}`);
+    if (cli[s.key] !== undefined) config[s.key] = s.parse(cli[s.key], source[s.key] = s.key === "app" ? "APP" : `--${s.flag}`);
+    else if (envRaw[s.key] !== undefined) config[s.key] = s.parse(envRaw[s.key], source[s.key] = envName(s));
+    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], source[s.key] = `${s.key} in ${fileName}`);
     else config[s.key] = defaultOf(s, env);
+  }
+  // 4. Bounds between settings: workers ≤ maxWorkers.
+  for (const s of SETTINGS) {
+    const max = s.atMost && SETTINGS_BY_KEY.get(s.atMost);
+    if (!max || (config[s.key] as number) <= (config[max.key] as number)) continue;
+    const from = source[s.key] ?? (s.key === "workers" && env.WEB_CONCURRENCY ? "WEB_CONCURRENCY" : `--${s.flag}`);
+    const limit = source[max.key] ? `set by ${source[max.key]}` : `(${max.defaultDoc}; raise it with --${max.flag})`;
+    throw new ConfigError(`${from} is ${config[s.key]}, above the maximum of ${config[max.key]} ${limit}`);
   }
   if (file) config.config = file;
   resolveIds(config.user as string, config.group as string); // an unknown user is an error now, not in every worker
