@@ -50,5 +50,20 @@ export function robustSuite(rt: RuntimeName): void {
       assert.equal(r.body !== String(first), rt === "deno", "Deno: served by the replacement; Bun: by the same worker");
       await stopCleanly(g);
     });
+
+    it("HUP while a response streams past --graceful-timeout: the old worker cuts it and exits 0, no crash", async () => {
+      const { g, base } = await boot(rt, ["--graceful-timeout", "1", APP]);
+      const [old] = g.workerPids();
+      const drip = request(`${base}/drip?ms=6000`, 10_000).then((r) => `complete ${r.body.length}`, (e) => `cut: ${e.message}`);
+      await sleep(500);
+      g.signal("SIGHUP");
+      await g.waitFor(new RegExp(`\\[${old}\\] \\[INFO\\] Worker exiting`), 8000);
+      await sleep(300);
+      assert.match(await drip, /^cut/, "the response outliving the graceful timeout is cut");
+      assert.ok(!alive(old));
+      assert.doesNotMatch(g.stderr, /BadResource|Uncaught|exited with code/);
+      assert.match((await request(`${base}/pid`)).body, /^\d+$/);
+      await stopCleanly(g);
+    });
   });
 }

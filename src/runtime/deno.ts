@@ -74,10 +74,16 @@ export const deno: Runtime = {
       signal: cut.signal,
       onListen() {}, // Deno prints "Listening on …" otherwise: the throw-away address, which would mislead
     }, (request: Request, info: DenoServeInfo) => opts.handler(request, new DenoInfo(info)));
+    let shutdown = false;
     return {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.addr.port },
-      stop: () => server.shutdown(),
-      abort: () => cut.abort(),
+      stop: () => {
+        shutdown = true;
+        return server.shutdown();
+      },
+      // After shutdown() closed the listener, the abort listener inside Deno.serve closes it again
+      // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
+      abort: () => void (shutdown || cut.abort()),
       ended: server.finished,
     };
   },

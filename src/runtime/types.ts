@@ -65,7 +65,7 @@ export interface NativeServer {
   readonly at: { port: number } | { path: string };
   /** Graceful: closes idle connections, resolves after in-flight requests have finished. */
   stop(): Promise<void>;
-  /** Cuts every connection now. */
+  /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
   /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
   readonly ended: Promise<void>;
