@@ -7,6 +7,7 @@ import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
 import { hardeningSuite } from "./suite-hardening.ts";
+import { robustSuite } from "./suite-robust.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
@@ -16,3 +17,4 @@ upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
 hardeningSuite("deno");
+robustSuite("deno");

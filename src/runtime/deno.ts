@@ -78,6 +78,7 @@ export const deno: Runtime = {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.addr.port },
       stop: () => server.shutdown(),
       abort: () => cut.abort(),
+      ended: server.finished,
     };
   },
 };

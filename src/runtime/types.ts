@@ -67,6 +67,8 @@ export interface NativeServer {
   stop(): Promise<void>;
   /** Cuts every connection now. */
   abort(): void;
+  /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
+  readonly ended: Promise<void>;
 }
 
 export interface Runtime {
