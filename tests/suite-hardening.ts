@@ -74,4 +74,20 @@ export function hardeningSuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
   });
+
+  describe(`guvnor on ${rt}: the command line`, () => {
+    it("--help piped into another program has no colour codes", async () => {
+      // Without citty's own reasons to drop colours (CI, TEST, TERM=dumb): only the pipe says so.
+      const g = new Guvnor(rt, ["--help"], { env: { CI: "", TEST: "", TERM: "xterm", NO_COLOR: "" } });
+      assert.equal((await g.exit()).code, 0, g.stderr);
+      assert.match(g.stdout, /--workers/);
+      assert.doesNotMatch(g.stdout, /\x1b\[/);
+    });
+
+    it("-w -1 gets guvnor's own message, not the argument parser's", async () => {
+      const g = new Guvnor(rt, ["-w", "-1", APP]);
+      assert.equal((await g.exit()).code, 1);
+      assert.equal(g.stderr, 'Error: --workers must be a positive integer (got "-1")\n');
+    });
+  });
 }

@@ -35,19 +35,42 @@ export function parseArgv(argv: string[]): Raw {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options, allowPositionals: true, strict: true });
   } catch (err) {
     const msg = (err as Error).message;
     const unknown = msg.match(/Unknown option '([^']+)'/);
     if (unknown) throw new ConfigError(`Unknown option ${unknown[1]} (see guvnor --help)`);
     const missing = msg.match(/Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/);
     if (missing) throw new ConfigError(`Option ${missing[1]} needs a value`);
+    const ambiguous = msg.match(/argument is ambiguous[\s\S]*'(--[\w-]+)=-XYZ'/);
+    if (ambiguous) throw new ConfigError(`Option ${ambiguous[1]} needs a value; one that starts with a dash is written ${ambiguous[1]}=-VALUE`);
     throw new ConfigError(msg.split("\n")[0]);
   }
   const out: Raw = {};
   for (const s of SETTINGS) if (parsed.values[s.flag] !== undefined) out[s.key] = parsed.values[s.flag];
   if (parsed.positionals.length > 1) throw new ConfigError(`Expected one APP, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`);
   if (parsed.positionals.length === 1) out.app = parsed.positionals[0];
+  return out;
+}
+
+/**
+ * `-w -1` as `--workers=-1`: node:util's parseArgs takes a value starting with a dash for an option
+ * ("argument is ambiguous"), so a negative number would never reach the setting's own check.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const takesValue = new Map<string, string>();
+  for (const s of SETTINGS) {
+    if (s.parse.kind === "boolean") continue;
+    takesValue.set(`--${s.flag}`, s.flag);
+    if (s.short) takesValue.set(`-${s.short}`, s.flag);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") return [...out, ...argv.slice(i)];
+    const flag = takesValue.get(argv[i]);
+    if (flag && /^-[\d.]/.test(argv[i + 1] ?? "")) out.push(`--${flag}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
   return out;
 }
 

@@ -55,6 +55,8 @@ describe("resolveConfig", () => {
     assert.throws(() => parseArgv(["--nope"]), /Unknown option --nope/);
     assert.throws(() => parseArgv(["-w"]), /Option --workers needs a value/);
     assert.throws(() => parseArgv(["a.ts", "b.ts"]), /Expected one APP/);
+    assert.deepEqual(parseArgv(["-w", "-1", "--timeout", "-2.5", "--", "-x"]), { workers: "-1", timeout: "-2.5", app: "-x" });
+    assert.throws(() => parseArgv(["-b", "-x"]), /^ConfigError: Option --bind needs a value; one that starts with a dash is written --bind=-VALUE$/);
   });
 
   it("applies command line > environment > config file > default", async () => {
