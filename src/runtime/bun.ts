@@ -16,6 +16,7 @@ export const bun: Runtime = {
   name: "bun",
   version: Bun.version,
   execPath: process.execPath,
+  mainScript: process.argv[1] ?? "",
 
 
   childFds(fds) {

@@ -1,5 +1,6 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
 import type http from "node:http";
+import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
@@ -11,6 +12,8 @@ export const deno: Runtime = {
   name: "deno",
   version: Deno.version.deno,
   execPath: Deno.execPath(),
+  // For a module run from a URL, process.argv[1] is a made-up local path; the URL starts it again.
+  mainScript: Deno.mainModule.startsWith("file:") ? process.argv[1] ?? "" : Deno.mainModule,
 
 
   childFds(fds) {

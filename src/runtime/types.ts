@@ -76,6 +76,8 @@ export interface Runtime {
   readonly version: string;
   /** Path of the running executable (the runtime, or a compiled program). */
   readonly execPath: string;
+  /** The script this process runs: a path, or a URL for a module run from the network (JSR). */
+  readonly mainScript: string;
   /** Where a child of spawn() finds the fds it was handed. */
   childFds(fds: number[]): number[];
   spawn(opts: SpawnOptions): ChildProcessHandle;
