@@ -10,6 +10,8 @@ import { type Adopted, adopt, findEpoll, findListener, socketFds, stopAccepting 
 import type { SocketInfo } from "../sockets/listeners.ts";
 import type { HttpServing } from "./http-compat.ts";
 import type { TlsServing } from "../config/tls.ts";
+import type { Logger } from "../log/logger.ts";
+import { isFdExhaustion, oncePerSecond } from "./fd-limit.ts";
 
 export interface NativeOptions {
   sockets: SocketInfo[];
@@ -19,6 +21,7 @@ export interface NativeOptions {
   /** See NativeServeOptions.idleTimeout. */
   idleTimeout: number;
   tls?: TlsServing;
+  log: Logger;
 }
 
 /**
@@ -37,8 +40,37 @@ export function serveNative(opts: NativeOptions): HttpServing {
     for (const a of adopted) a.server.abort();
     throw err;
   }
+  let stopping = false;
+  const broken = Promise.withResolvers<string>();
+  const warn = oncePerSecond((line) => opts.log.warn(line));
+  // A server that stops on its own: after a full fd table (Deno) it is started again on the same
+  // socket once descriptors are free; for anything else the worker exits and is replaced.
+  const watch = (i: number, retryMs = 100): void => {
+    void adopted[i].server.ended.then(() => undefined, (err) => err ?? new Error("failed")).then((err) => {
+      if (stopping) return;
+      if (!isFdExhaustion(err)) {
+        return broken.resolve(err ? `the native server failed: ${(err as Error).message}` : "the native server stopped accepting connections");
+      }
+      warn(`Accepting failed: ${(err as Error).message}; retrying while connections close`);
+      const again = (ms: number): void => void setTimeout(() => {
+        if (stopping) return;
+        try {
+          adopted[i] = adoptOne(opts.sockets[i], i, opts);
+          watch(i);
+        } catch (e) {
+          if (!isFdExhaustion(e)) return broken.resolve(`the native server could not start again: ${(e as Error).message}`);
+          warn(`Accepting failed: ${(e as Error).message}; retrying while connections close`);
+          again(Math.min(1000, ms * 2));
+        }
+      }, ms);
+      again(retryMs);
+    });
+  };
+  adopted.forEach((_, i) => watch(i));
   return {
+    broken: broken.promise,
     async stop(graceMs) {
+      stopping = true;
       const deadline = Date.now() + graceMs;
       // 1. Stop accepting: new connections wait in the shared backlog for the other workers.
       for (const a of adopted) stopAccepting(a.listener);
