@@ -13,6 +13,7 @@ import { logUpgrade, logWhenSent, seeRequest } from "./fetch-access.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { serveNative } from "./http-native.ts";
 import { HttpWorker } from "./http-worker.ts";
+import { applyForwarded, FORWARDED, type Forwarded, forwardFetch } from "./forwarded.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
@@ -56,16 +57,24 @@ export class FetchWorker extends HttpWorker {
     const { toNodeHandler } = await import("srvx/node");
     const handler = (request: Request): Promise<Response> | Response => {
       // srvx's request carries the node:http pair it was built from.
-      const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage } } }).runtime?.node?.req;
-      return this.#call(request, serveInfo(req)) as Promise<Response> | Response;
+      const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage & { [FORWARDED]?: Forwarded } } } }).runtime?.node?.req;
+      const f = req?.[FORWARDED]; // what a trusted proxy said, read on the node path (forwardNode)
+      const { request: r, info } = f ? applyForwarded(f, request, serveInfo(req)) : { request, info: serveInfo(req) };
+      return this.#call(r, info) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
   }
 
   #nativeHandler(): NativeHandler {
+    const proxies = this.proxies;
     return (request, info) => {
       const url = request.url;
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
+      if (proxies) {
+        const fw = forwardFetch(proxies, request, info);
+        if (fw instanceof Response) return fw;
+        if (fw) ({ request, info } = fw);
+      }
       if (!this.logsAccess) return this.#call(request, info);
       const seen = seeRequest(request, info), write = (e: AccessEntry) => this.writeAccess(e);
       const log = (res: Response | undefined) => {
