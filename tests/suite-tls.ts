@@ -152,7 +152,8 @@ export function tlsSuite(rt: RuntimeName): void {
       it(`${serving} path: a trusted proxy sets the client and https for the app and the access log; an untrusted peer changes nothing`, async () => {
         const { g, port } = await start(["--serving", serving, ...allow, "--access-logfile", "-", "--access-logformat", "%(h)s %({wsgi.url_scheme}e)s %(r)s %(s)s", PROXY_APP]);
         const seen = await json(trusted, port, FROM_PROXY);
-        assert.deepEqual(seen, { url: `https://127.0.0.1:${port}/p?q=1`, remoteAddr: "203.0.113.9", requestIP: "203.0.113.9", ip: "203.0.113.9" });
+        const url = `https://127.0.0.1:${port}/p?q=1`;
+        assert.deepEqual(seen, { url, cloned: url, remoteAddr: "203.0.113.9", requestIP: "203.0.113.9", ip: "203.0.113.9" });
         await g.waitFor(/^203\.0\.113\.9 https GET \/p\?q=1 HTTP\/1\.1 200$/m, 5000, "stdout");
         const rfc = await json(trusted, port, { forwarded: `for="[2001:db8::7]:4711";proto=https, for=${trusted}` });
         assert.deepEqual([rfc.url.slice(0, 6), rfc.remoteAddr], ["https:", "2001:db8::7"]);

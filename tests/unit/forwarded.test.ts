@@ -42,6 +42,11 @@ describe("ProxyTrust.resolve", () => {
     assert.deepEqual(from(t, "", { "x-forwarded-for": "203.0.113.9" }), { address: "203.0.113.9", port: 0 }, "unix socket peers are trusted");
   });
 
+  it("is off with an empty --forwarded-allow-ips", () => {
+    assert.equal(ProxyTrust.from({ forwardedAllowIps: [""], secureSchemeHeaders: SCHEME }), null);
+    assert.equal(ProxyTrust.from({ forwardedAllowIps: [], secureSchemeHeaders: SCHEME }), null);
+  });
+
   it("ignores everything from an untrusted peer", () => {
     assert.equal(from(t, "203.0.113.1", { "x-forwarded-for": "1.2.3.4", "x-forwarded-proto": "https", "x-forwarded-ssl": "off" }), null);
     assert.equal(from(t, "127.0.0.1", {}), null);
