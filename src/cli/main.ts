@@ -10,6 +10,12 @@ if (process.env[WORKER_ENV]) {
 }
 
 const { runCommand, showUsage } = await import("citty");
+// `guvnor ctl …` talks to a running arbiter; everything else runs one.
+if (process.argv[2] === "ctl") {
+  const { ctlCommand } = await import("./ctl.ts");
+  const { result } = await runCommand(ctlCommand, { rawArgs: process.argv.slice(3) });
+  process.exit(result as number);
+}
 const { command } = await import("./command.ts");
 const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {

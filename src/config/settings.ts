@@ -1,8 +1,9 @@
 // Every setting, once. The CLI flags, GUVNOR_* environment variables, config-file keys,
 // defaults, validation and docs/settings.md are all derived from this table.
 import process from "node:process";
-import { bool, int, keyValue, list, matching, oneOf, type Parser, seconds, str, umask } from "./coerce.ts";
+import { bool, int, keyValue, list, matching, oneOf, optional, type Parser, seconds, str, umask } from "./coerce.ts";
 import { parseAddress } from "../sockets/address.ts";
+import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 
@@ -28,6 +29,13 @@ export interface Setting {
 }
 
 const bindItem = (s: string) => void parseAddress(s);
+const namedBindItem = (s: string, source: string) => {
+  try {
+    parseAddress(s);
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`, { cause: err });
+  }
+};
 
 export const SETTINGS: readonly Setting[] = [
   {
@@ -44,6 +52,11 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: "reusePort", flag: "reuse-port", section: "Server", parse: bool(), default: false,
     doc: "Linux: per TCP address, one `SO_REUSEPORT` socket per worker slot, all held by the arbiter; the kernel spreads connections across slots, so a burst of keep-alive connections cannot pile onto one worker. A slot keeps its queue while its worker is replaced; only fewer workers (TTOU) close one. Off: every worker accepts from one shared socket.",
+  },
+  {
+    key: "metricsBind", flag: "metrics-bind", meta: "ADDR", section: "Server", parse: optional(namedBindItem), default: "",
+    defaultDoc: "off",
+    doc: "Serve `GET /metrics` (Prometheus text format), `/healthz` and `/readyz` from the arbiter at this address (the `--bind` forms); never on the app's sockets.",
   },
   {
     key: "serving", flag: "serving", meta: "auto|native|compat", section: "Server", parse: oneOf("auto", "native", "compat"), default: "auto",
@@ -118,6 +131,15 @@ export const SETTINGS: readonly Setting[] = [
     key: "logLevel", flag: "log-level", meta: "LEVEL", section: "Logging",
     parse: oneOf(...(Object.keys(LOG_LEVELS) as LogLevel[])), default: "info",
     doc: "`debug`, `info`, `warning`, `error` or `critical`.",
+  },
+  {
+    key: "logFormat", flag: "log-format", meta: "text|json", section: "Logging", parse: oneOf("text", "json"), default: "text",
+    doc: "`text`: gunicorn's lines; `json`: one JSON object per line in the error log (`time`, `level`, `pid`, `message`) and the access log (docs/control.md).",
+  },
+  {
+    key: "controlSocket", flag: "control-socket", meta: "PATH", section: "Process", parse: str(), default: "guvnor.ctl",
+    defaultDoc: "`guvnor.ctl` in the directory guvnor runs in (after `--chdir`)",
+    doc: "Unix socket (mode 0600) on which `guvnor ctl` reaches the arbiter; `\"\"` turns it off. A path that cannot be created is a warning, not a failed start.",
   },
   {
     key: "pid", flag: "pid", short: "p", meta: "FILE", section: "Process", parse: str(), default: "",

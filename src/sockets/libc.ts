@@ -25,6 +25,7 @@ const fns = runtime.dlopen("libc.so.6", {
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
+  connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
   __errno_location: { args: [], returns: "pointer" },
 });
 
@@ -216,5 +217,21 @@ export function mapSharedFile(path: string, length: number): Uint8Array {
     return new Uint8Array(memory);
   } finally {
     fns.close(fd); // the mapping outlives the descriptor
+  }
+}
+
+/**
+ * True when something listens at a unix socket path: a non-blocking connect succeeds, or finds
+ * the queue full (EAGAIN). False when nothing does (ECONNREFUSED: a file left by a crash).
+ */
+export function unixSocketAnswers(path: string): boolean {
+  const SOCK_NONBLOCK = 0o4000, EAGAIN = 11;
+  const fd = check("socket(AF_UNIX)", fns.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  try {
+    const addr = encodeUnix(path);
+    if (fns.connect(fd, addr, addr.length) === 0) return true;
+    return runtime.readI32(fns.__errno_location()) === EAGAIN;
+  } finally {
+    fns.close(fd);
   }
 }
