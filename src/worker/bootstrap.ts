@@ -22,7 +22,7 @@ export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClas
 export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
   const sink = openSink(cfg.errorLogfile || "-", "stderr");
-  const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+  const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
   // --user/--group: the arbiter bound the sockets; the app never runs with its privileges.
   if (state.ids) {
     try {

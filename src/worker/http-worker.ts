@@ -1,7 +1,7 @@
 // Shared run() of the HTTP worker classes: serve, count, access-log, stop gracefully.
 import type http from "node:http";
 import process from "node:process";
-import { type AccessEntry, formatAccess } from "../log/access.ts";
+import { type AccessEntry, accessLine } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
@@ -56,7 +56,7 @@ export abstract class HttpWorker extends Worker {
 
   /** Writes one access log line; call only when logsAccess. */
   protected writeAccess(entry: AccessEntry): void {
-    this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+    this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
   }
 
   /** Counts requests for max-requests and writes the access log line when the response is done. */
@@ -101,7 +101,7 @@ export abstract class HttpWorker extends Worker {
         start,
         durationMs: performance.now() - t0,
       };
-      this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
     });
   }
 }
