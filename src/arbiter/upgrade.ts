@@ -10,7 +10,8 @@ import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import { Pidfile } from "./pidfile.ts";
 
-const GUVNOR_PID = "GUVNOR_PID";
+// Not GUVNOR_PID: that is the --pid setting's variable, which the new arbiter's config would read.
+const GUVNOR_PID = "GUVNOR_UPGRADE_FROM";
 
 /** Other sockets a new arbiter takes over: their fds, the variables naming them, and how to make them inheritable for the spawn. */
 export interface Handover {
