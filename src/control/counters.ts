@@ -62,3 +62,47 @@ export function quantile(c: WorkerCounters, q: number): number | null {
   }
   return null;
 }
+
+// Where the counters sit in the worker's shared counter array (Float64: integers stay exact to 2^53).
+const BY_CLASS = 0, IN_FLIGHT = 5, SUM = 6, BUCKETS = 7;
+/** Doubles the counters take in the shared array. */
+export const COUNTER_SLOTS = BUCKETS + LATENCY_BOUNDS.length + 1;
+
+/**
+ * Worker: counts into shared memory. Per request: one clock read at the start, one at the end,
+ * and five stores; nothing else happens on the request's path.
+ */
+export class CounterWriter {
+  constructor(readonly a: Float64Array) {
+    if (a.length < COUNTER_SLOTS) throw new Error(`counters need ${COUNTER_SLOTS} slots`);
+  }
+
+  /** A request arrived; pass what it returns to finished(). */
+  started(): number {
+    this.a[IN_FLIGHT]++;
+    return performance.now();
+  }
+
+  /** Its response is ready (status known). */
+  finished(status: number, t0: number): void {
+    const s = (performance.now() - t0) / 1000, a = this.a;
+    a[IN_FLIGHT]--;
+    a[BY_CLASS + classOf(status)]++;
+    a[SUM] += s;
+    a[BUCKETS + bucketOf(s)]++;
+  }
+}
+
+/** Arbiter: a worker's counters, each clamped to a finite number ≥ 0 (the worker is not trusted). */
+export function readCounters(a: Float64Array): WorkerCounters {
+  const v = (i: number) => {
+    const x = a[i];
+    return Number.isFinite(x) && x > 0 ? x : 0;
+  };
+  return {
+    byClass: STATUS_CLASSES.map((_, i) => v(BY_CLASS + i)),
+    inFlight: v(IN_FLIGHT),
+    buckets: [...LATENCY_BOUNDS, Infinity].map((_, i) => v(BUCKETS + i)),
+    sumSeconds: v(SUM),
+  };
+}
