@@ -6,6 +6,7 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { observeSuite } from "./suite-observe.ts";
 import { shipSuite } from "./suite-ship.ts";
 
 behaviourSuite("bun");
@@ -15,5 +16,6 @@ systemdSuite("bun");
 upgradeSuite("bun");
 privilegesSuite("bun");
 workersSuite("bun");
+observeSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

@@ -6,6 +6,7 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { observeSuite } from "./suite-observe.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
@@ -14,3 +15,4 @@ systemdSuite("deno");
 upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
+observeSuite("deno");
