@@ -12,6 +12,8 @@ export interface Config {
   serving: "auto" | "native" | "compat";
   keepAlive: number;
   workers: number;
+  /** The most workers: `workers` may not exceed it, and TTIN stops there. */
+  maxWorkers: number;
   workerClass: string;
   timeout: number;
   bootTimeout: number;

@@ -7,6 +7,8 @@ import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
 import { observeSuite } from "./suite-observe.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
+import { robustSuite } from "./suite-robust.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
@@ -16,3 +18,5 @@ upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
 observeSuite("deno");
+hardeningSuite("deno");
+robustSuite("deno");

@@ -31,6 +31,9 @@ export function settingsDoc(): string {
     "are comma-separated (`GUVNOR_BIND=127.0.0.1:8000,unix:/run/app.sock`) and booleans are",
     "`1`/`0`, `true`/`false`, `yes`/`no`.",
     "",
+    "Durations are seconds (fractions allowed) and at most 86400, a day: a timer holds at most",
+    "2^31-1 ms (about 24.8 days), and a longer delay would overflow and fire at once.",
+    "",
   ];
   for (const section of ["Server", "Workers", "Logging", "Process", "Config"] as const) {
     out.push(`## ${section}`, "");

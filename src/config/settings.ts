@@ -1,5 +1,6 @@
 // Every setting, once. The CLI flags, GUVNOR_* environment variables, config-file keys,
 // defaults, validation and docs/settings.md are all derived from this table.
+import os from "node:os";
 import process from "node:process";
 import { bool, int, keyValue, list, matching, oneOf, optional, type Parser, seconds, str, umask } from "./coerce.ts";
 import { parseAddress } from "../sockets/address.ts";
@@ -25,6 +26,8 @@ export interface Setting {
   defaultDoc?: string;
   /** Set on the command line or in the environment only, never in a config file. */
   cliOnly?: boolean;
+  /** Key of the setting whose value is this one's maximum (workers ≤ maxWorkers). */
+  atMost?: string;
   doc: string;
 }
 
@@ -63,14 +66,19 @@ export const SETTINGS: readonly Setting[] = [
     doc: "How the `fetch` worker serves: `native` runs `Bun.serve`/`Deno.serve` on the inherited sockets (Linux); `compat` is node:http, slower but portable; `auto` is native where it works, else compat with a warning saying why.",
   },
   {
-    key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0, "0 or more seconds"), default: 5,
-    doc: "Seconds an idle keep-alive connection is kept open.",
+    key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0), default: 5,
+    doc: "Seconds an idle keep-alive connection is kept open; at most 86400 (a day).",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
     default: (env: Env) => (env.WEB_CONCURRENCY ? int(1, "a positive integer")(env.WEB_CONCURRENCY, "WEB_CONCURRENCY") : 1),
-    defaultDoc: "`$WEB_CONCURRENCY` or 1",
-    doc: "Number of worker processes.",
+    defaultDoc: "`$WEB_CONCURRENCY` or 1", atMost: "maxWorkers",
+    doc: "Number of worker processes, at most `--max-workers`.",
+  },
+  {
+    key: "maxWorkers", flag: "max-workers", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
+    default: () => defaultMaxWorkers(), defaultDoc: "8 per CPU, at least 16",
+    doc: "The most workers guvnor runs: a larger `--workers` (or `WEB_CONCURRENCY`, or a config file's `workers`) is an error, and TTIN stops adding workers there. It guards against a typo forking thousands of processes; raise it for a machine that really wants more.",
   },
   {
     key: "workerClass", flag: "worker-class", short: "k", meta: "K", section: "Workers",
@@ -78,16 +86,16 @@ export const SETTINGS: readonly Setting[] = [
     doc: "`fetch` (an object with `fetch(request)`, or a function), `node` (a `(req, res)` listener), or `path/to/worker.ts:ClassName`, a subclass of `Worker` (docs/custom-workers.md).",
   },
   {
-    key: "timeout", flag: "timeout", short: "t", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 30,
-    doc: "A worker silent this long is killed and replaced; 0 disables.",
+    key: "timeout", flag: "timeout", short: "t", meta: "S", section: "Workers", parse: seconds(0), default: 30,
+    doc: "A worker silent this long (seconds, at most 86400) is killed and replaced; 0 disables.",
   },
   {
-    key: "gracefulTimeout", flag: "graceful-timeout", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 30,
-    doc: "Seconds workers get to finish in-flight requests on TERM/HUP before they are killed.",
+    key: "gracefulTimeout", flag: "graceful-timeout", meta: "S", section: "Workers", parse: seconds(0), default: 30,
+    doc: "Seconds workers get to finish in-flight requests on TERM/HUP before they are killed; at most 86400 (a day).",
   },
   {
-    key: "bootTimeout", flag: "boot-timeout", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 60,
-    doc: "A worker that has not started serving this long after it was spawned is killed; 0 disables. Separate from timeout, so slow imports are not heartbeat failures.",
+    key: "bootTimeout", flag: "boot-timeout", meta: "S", section: "Workers", parse: seconds(0), default: 60,
+    doc: "A worker that has not started serving this long (seconds, at most 86400) after it was spawned is killed; 0 disables. Separate from timeout, so slow imports are not heartbeat failures.",
   },
   {
     key: "maxRequests", flag: "max-requests", meta: "N", section: "Workers", parse: int(0, "a whole number, 0 or more"), default: 0,
@@ -143,7 +151,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "pid", flag: "pid", short: "p", meta: "FILE", section: "Process", parse: str(), default: "",
-    defaultDoc: "none", doc: "Write the arbiter's pid to this file; removed on exit.",
+    defaultDoc: "none", doc: "Write the arbiter's pid to this file (mode 0644), as gunicorn: written to a new file in the same directory and renamed over the path, so a symlink planted there is replaced, never followed. Removed on exit if it still holds the arbiter's pid.",
   },
   {
     key: "name", flag: "name", short: "n", meta: "NAME", section: "Process", parse: str(), default: "",
@@ -162,8 +170,8 @@ export const SETTINGS: readonly Setting[] = [
     defaultDoc: "the user's group", doc: "Run the workers with this group (name or gid).",
   },
   {
-    key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0,
-    defaultDoc: "`0`", doc: "umask applied when binding unix sockets, as octal (`007`).",
+    key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0o007,
+    defaultDoc: "`007`", doc: "umask applied when binding unix sockets, as octal (`077`). The default `007` leaves a unix socket connectable by the arbiter's user and group only (mode 0770), not by every local user; gunicorn's default is `0` (mode 0777, anyone on the machine may connect): give `--umask 0` for that.",
   },
   {
     key: "reload", flag: "reload", section: "Config", parse: bool(), default: false,
@@ -187,6 +195,11 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Print the effective settings and exit.",
   },
 ];
+
+/** The default --max-workers: 8 per CPU, at least 16 (gunicorn suggests 2-4 per CPU; the rest is headroom for I/O-bound apps). */
+export function defaultMaxWorkers(cpus: number = os.availableParallelism()): number {
+  return Math.max(16, 8 * cpus);
+}
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
 

@@ -16,6 +16,7 @@ export const bun: Runtime = {
   name: "bun",
   version: Bun.version,
   execPath: process.execPath,
+  mainScript: process.argv[1] ?? "",
 
 
   childFds(fds) {
@@ -77,6 +78,7 @@ export const bun: Runtime = {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
       stop: () => server.stop(),
       abort: () => void server.stop(true),
+      ended: new Promise<void>(() => {}),
     };
   },
 };

@@ -7,12 +7,13 @@ import { runtime } from "./index.ts";
 
 export type RuntimeName = "bun" | "deno";
 
-const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// Run from JSR, this module has an https: URL and no node_modules beside it.
+const PACKAGE_ROOT = import.meta.url.startsWith("file:") ? fileURLToPath(new URL("../../", import.meta.url)) : "";
 
 /** The executable of `target`: our own, else node_modules/.bin (the npm packages), else PATH. */
 export function runtimeExecutable(target: RuntimeName): string {
   if (target === runtime.name) return runtime.execPath;
-  const dirs = [path.join(PACKAGE_ROOT, "node_modules", ".bin"), ...(process.env.PATH ?? "").split(path.delimiter)];
+  const dirs = [...(PACKAGE_ROOT ? [path.join(PACKAGE_ROOT, "node_modules", ".bin")] : []), ...(process.env.PATH ?? "").split(path.delimiter)];
   for (const dir of dirs) {
     const exe = path.join(dir, target);
     try {
@@ -46,12 +47,13 @@ export function isCompiled(): boolean {
 export function selfCommand(): string[] {
   const args = process.argv.slice(2);
   if (isCompiled()) return [process.execPath, ...args];
-  return [...scriptCommand(runtime.name, process.argv[1]), ...args];
+  return [...scriptCommand(runtime.name, runtime.mainScript), ...args];
 }
 
 /** How to start a worker for `target`: this program again, or — on the other runtime — `script`. */
 export function workerCommand(target: RuntimeName, script: string): string[] {
   if (target === runtime.name) return selfCommand();
   if (isCompiled()) throw new Error(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
+  if (target === "bun" && /^[a-z]+:\/\//.test(script)) throw new Error(`--runtime bun: Bun cannot run guvnor from ${script}; install guvnor from npm for Bun workers`);
   return scriptCommand(target, script);
 }

@@ -1,5 +1,6 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
 import type http from "node:http";
+import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
@@ -11,6 +12,8 @@ export const deno: Runtime = {
   name: "deno",
   version: Deno.version.deno,
   execPath: Deno.execPath(),
+  // For a module run from a URL, process.argv[1] is a made-up local path; the URL starts it again.
+  mainScript: Deno.mainModule.startsWith("file:") ? process.argv[1] ?? "" : Deno.mainModule,
 
 
   childFds(fds) {
@@ -74,10 +77,17 @@ export const deno: Runtime = {
       signal: cut.signal,
       onListen() {}, // Deno prints "Listening on …" otherwise: the throw-away address, which would mislead
     }, (request: Request, info: DenoServeInfo) => opts.handler(request, new DenoInfo(info)));
+    let shutdown = false;
     return {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.addr.port },
-      stop: () => server.shutdown(),
-      abort: () => cut.abort(),
+      stop: () => {
+        shutdown = true;
+        return server.shutdown();
+      },
+      // After shutdown() closed the listener, the abort listener inside Deno.serve closes it again
+      // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
+      abort: () => void (shutdown || cut.abort()),
+      ended: server.finished,
     };
   },
 };

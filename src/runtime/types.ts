@@ -65,8 +65,10 @@ export interface NativeServer {
   readonly at: { port: number } | { path: string };
   /** Graceful: closes idle connections, resolves after in-flight requests have finished. */
   stop(): Promise<void>;
-  /** Cuts every connection now. */
+  /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
+  /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
+  readonly ended: Promise<void>;
 }
 
 export interface Runtime {
@@ -74,6 +76,8 @@ export interface Runtime {
   readonly version: string;
   /** Path of the running executable (the runtime, or a compiled program). */
   readonly execPath: string;
+  /** The script this process runs: a path, or a URL for a module run from the network (JSR). */
+  readonly mainScript: string;
   /** Where a child of spawn() finds the fds it was handed. */
   childFds(fds: number[]): number[];
   spawn(opts: SpawnOptions): ChildProcessHandle;

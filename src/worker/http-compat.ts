@@ -13,6 +13,8 @@ export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse)
 export interface HttpServing {
   /** Stops accepting; in-flight requests finish; resolves when every connection is closed or after graceMs. */
   stop(graceMs: number): Promise<void>;
+  /** Resolves with the reason when the server stopped serving without being asked to. */
+  broken?: Promise<string>;
 }
 
 export interface ServeOptions {

@@ -35,8 +35,15 @@ export function serveNative(opts: NativeOptions): HttpServing {
     for (const a of adopted) a.server.abort();
     throw err;
   }
+  let stopping = false;
+  const broken = Promise.race(adopted.map((a) => a.server.ended)).then(() => {
+    if (!stopping) return "the native server stopped accepting connections";
+    return new Promise<string>(() => {});
+  });
   return {
+    broken,
     async stop(graceMs) {
+      stopping = true;
       const deadline = Date.now() + graceMs;
       // 1. Stop accepting: new connections wait in the shared backlog for the other workers.
       for (const a of adopted) stopAccepting(a.listener);

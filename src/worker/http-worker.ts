@@ -21,7 +21,10 @@ export abstract class HttpWorker extends Worker {
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
     const serving = await this.serve();
     this.notify(); // first beat: booted and accepting
-    await this.stopRequested();
+    // A server that stopped serving on its own leaves a live process that answers nothing: exit,
+    // so the arbiter replaces this worker.
+    const broken = await Promise.race([this.stopRequested().then(() => undefined), serving.broken ?? new Promise<never>(() => {})]);
+    if (broken) throw new Error(`Worker can't serve: ${broken}`);
     await serving.stop(cfg.gracefulTimeout * 1000);
     this.stopHeartbeat();
     this.log.info(`Worker exiting (pid: ${process.pid})`);
@@ -56,7 +59,13 @@ export abstract class HttpWorker extends Worker {
 
   /** Writes one access log line; call only when logsAccess. */
   protected writeAccess(entry: AccessEntry): void {
-    this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
+    // Never let a log line break the response it describes (a throw inside Deno.serve's handler
+    // after a WebSocket upgrade ends its accept loop).
+    try {
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
+    } catch (err) {
+      this.log.warn(`Access log line dropped: ${(err as Error).message}`);
+    }
   }
 
   /** Counts requests for max-requests and writes the access log line when the response is done. */
