@@ -7,6 +7,7 @@ import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
 import { observeSuite } from "./suite-observe.ts";
+import { tlsSuite } from "./suite-tls.ts";
 import { hardeningSuite } from "./suite-hardening.ts";
 import { robustSuite } from "./suite-robust.ts";
 
@@ -18,5 +19,6 @@ upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
 observeSuite("deno");
+tlsSuite("deno");
 hardeningSuite("deno");
 robustSuite("deno");
