@@ -37,6 +37,16 @@ export interface Config {
   config: string;
   checkConfig: boolean;
   printConfig: boolean;
+  certfile: string;
+  keyfile: string;
+  caCerts: string;
+  certReqs: "none" | "optional" | "required";
+  ciphers: string;
+  tlsMinVersion: "1.2" | "1.3";
+  /** Addresses, networks (`10.0.0.0/8`) or `*`. */
+  forwardedAllowIps: string[];
+  /** Lower-case header name → the value that means https. */
+  secureSchemeHeaders: Record<string, string>;
 }
 
 /** What a config file may export: any subset of the settings. */

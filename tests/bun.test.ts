@@ -6,6 +6,7 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { tlsSuite } from "./suite-tls.ts";
 import { hardeningSuite } from "./suite-hardening.ts";
 import { robustSuite } from "./suite-robust.ts";
 import { shipSuite } from "./suite-ship.ts";
@@ -17,6 +18,7 @@ systemdSuite("bun");
 upgradeSuite("bun");
 privilegesSuite("bun");
 workersSuite("bun");
+tlsSuite("bun");
 hardeningSuite("bun");
 robustSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.

@@ -6,6 +6,7 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { tlsSuite } from "./suite-tls.ts";
 import { hardeningSuite } from "./suite-hardening.ts";
 import { robustSuite } from "./suite-robust.ts";
 
@@ -16,5 +17,6 @@ systemdSuite("deno");
 upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
+tlsSuite("deno");
 hardeningSuite("deno");
 robustSuite("deno");

@@ -5,7 +5,8 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { alive, boot, cleanup, fixture, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
+import net from "node:net";
+import { alive, boot, cleanup, cliCommand, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("robust-app.ts");
 
@@ -18,6 +19,14 @@ export function wsEcho(url: string, message: string, timeoutMs = 5000): Promise<
     ws.onmessage = (e) => { clearTimeout(t); ws.close(); resolve(String(e.data)); };
     ws.onerror = () => { clearTimeout(t); reject(new Error("WebSocket error")); };
   });
+}
+
+/** `n` connections that connect and send nothing; resolves once each is connected or failed. */
+export async function openIdle(port: number, n: number): Promise<net.Socket[]> {
+  return await Promise.all(Array.from({ length: n }, () => new Promise<net.Socket>((resolve) => {
+    const s = net.connect(port, "127.0.0.1", () => resolve(s));
+    s.on("error", () => resolve(s));
+  })));
 }
 
 export function robustSuite(rt: RuntimeName): void {
@@ -65,5 +74,24 @@ export function robustSuite(rt: RuntimeName): void {
       assert.match((await request(`${base}/pid`)).body, /^\d+$/);
       await stopCleanly(g);
     });
+    for (const serving of ["native", "compat"]) {
+      it(`more idle clients than the open file limit allows (--serving ${serving}): workers live on, then serve`, async () => {
+        const port = await freePort();
+        const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", "2", "--serving", serving, APP], {
+          command: ["prlimit", "--nofile=64:64", ...cliCommand(rt)],
+        });
+        await g.ready(2, `http://127.0.0.1:${port}/`);
+        const pids = g.workerPids();
+        const idle = await openIdle(port, 150);
+        await sleep(1500);
+        assert.ok(pids.every(alive), `workers alive: ${g.stderr}`);
+        for (const s of idle) s.destroy();
+        const r = await request(`http://127.0.0.1:${port}/pid`, 8000);
+        assert.equal(r.status, 200);
+        assert.deepEqual(g.workerPids(), pids, "no worker was replaced");
+        assert.doesNotMatch(g.stderr, /exited with code|Uncaught/);
+        await stopCleanly(g);
+      });
+    }
   });
 }

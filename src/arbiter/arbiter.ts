@@ -90,7 +90,7 @@ export class Arbiter {
       this.#sockets.close(this.#upgrade.ownsSockets);
       throw err;
     }
-    for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
+    for (const l of this.listeners) this.log.info(`Listening at: ${cfg.certfile ? l.address.replace(/^http:/, "https:") : l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
     this.#signals.install();
     if (cfg.reload) watchForReload(cfg, this.opts.cwd, this.log, () => this.#signals.push("SIGHUP"));

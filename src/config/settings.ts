@@ -3,6 +3,7 @@
 import os from "node:os";
 import process from "node:process";
 import { bool, int, keyValue, list, matching, oneOf, type Parser, seconds, str, umask } from "./coerce.ts";
+import { certReqs, headerValues, ipOrNetwork } from "./coerce-tls.ts";
 import { parseAddress } from "../sockets/address.ts";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
@@ -17,7 +18,7 @@ export interface Setting {
   short?: string;
   /** Placeholder in help, e.g. "N", "ADDR". */
   meta?: string;
-  section: "Server" | "Workers" | "Logging" | "Process" | "Config";
+  section: "Server" | "Workers" | "Logging" | "Process" | "Config" | "TLS" | "Proxy";
   parse: Parser;
   /** A value, or a function of the environment (gunicorn's PORT / WEB_CONCURRENCY). */
   default: unknown | ((env: Env) => unknown);
@@ -171,6 +172,43 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: "printConfig", flag: "print-config", section: "Config", parse: bool(), default: false, cliOnly: true,
     doc: "Print the effective settings and exit.",
+  },
+  // TLS and trusted proxies (docs/tls.md).
+  {
+    key: "certfile", flag: "certfile", meta: "FILE", section: "TLS", parse: str(), default: "", defaultDoc: "none (plain HTTP)",
+    doc: "TLS certificate in PEM, the intermediate certificates after it: guvnor serves https. The arbiter reads it at start and on every HUP, so a renewed certificate is served after a HUP.",
+  },
+  {
+    key: "keyfile", flag: "keyfile", meta: "FILE", section: "TLS", parse: str(), default: "", defaultDoc: "the key in `--certfile`",
+    doc: "TLS private key in PEM, unencrypted. The arbiter reads it and hands it to the workers, so it may be readable by root only while the workers run as `--user`.",
+  },
+  {
+    key: "caCerts", flag: "ca-certs", meta: "FILE", section: "TLS", parse: str(), default: "", defaultDoc: "none",
+    doc: "CA certificates in PEM that client certificates must chain to (with `--cert-reqs`).",
+  },
+  {
+    key: "certReqs", flag: "cert-reqs", meta: "none|optional|required", section: "TLS", parse: certReqs(), default: "none",
+    doc: "Client certificates: `none`; `optional`, asked for but a connection without a valid one is let through (a Node app reads `req.socket.authorized`); `required`, the handshake fails without one that chains to `--ca-certs`. gunicorn's `0`, `1`, `2` mean the same.",
+  },
+  {
+    key: "ciphers", flag: "ciphers", meta: "LIST", section: "TLS", parse: str(), default: "", defaultDoc: "the runtime's",
+    doc: "OpenSSL cipher list for TLS 1.2 connections, e.g. `ECDHE+AESGCM`. Bun workers only: Deno's TLS takes no cipher list.",
+  },
+  {
+    key: "tlsMinVersion", flag: "tls-min-version", meta: "1.2|1.3", section: "TLS", parse: oneOf("1.2", "1.3"), default: "1.2",
+    doc: "Lowest TLS version a client may use.",
+  },
+  {
+    key: "forwardedAllowIps", flag: "forwarded-allow-ips", meta: "IPS", section: "Proxy", parse: list(ipOrNetwork),
+    default: (env: Env) => list(ipOrNetwork)(env.FORWARDED_ALLOW_IPS ?? "127.0.0.1,::1", "FORWARDED_ALLOW_IPS"),
+    defaultDoc: "`$FORWARDED_ALLOW_IPS` or `127.0.0.1,::1`",
+    doc: "Proxies trusted to say who the client is: addresses or networks (`10.0.0.0/8`), comma-separated or repeated; `*` trusts every peer. From these peers (and on unix sockets) `Forwarded`, `X-Forwarded-For` and the secure scheme headers set the client address and scheme the app and the access log see; from any other peer they change nothing.",
+  },
+  {
+    key: "secureSchemeHeaders", flag: "secure-scheme-headers", meta: "HEADER=VALUE", section: "Proxy", parse: headerValues(),
+    default: { "x-forwarded-protocol": "ssl", "x-forwarded-proto": "https", "x-forwarded-ssl": "on" },
+    defaultDoc: "`X-Forwarded-Protocol=ssl`, `X-Forwarded-Proto=https`, `X-Forwarded-SSL=on`",
+    doc: "Headers a trusted proxy sets on https requests, and their values (gunicorn's `secure_scheme_headers`; a config file may give an object). A request from a trusted proxy with one of them is https; one whose headers disagree is refused with 400.",
   },
 ];
 

@@ -8,6 +8,8 @@ export interface AccessEntry {
   target: string;
   /** e.g. "1.1" */
   httpVersion: string;
+  /** "https" over TLS or from a trusted proxy that says so; "http" when unset. */
+  scheme?: string;
   status: number;
   /** Body bytes sent, or null when unknown. */
   bytes: number | null;
@@ -60,6 +62,8 @@ function atom(name: string, e: AccessEntry): string {
   }
   const m = name.match(/^\{([^}]*)\}([ioe])$/);
   if (!m) return "-";
+  // gunicorn's {NAME}e reads the WSGI environ, which has the scheme as wsgi.url_scheme.
+  if (m[1] === "wsgi.url_scheme" && m[2] === "e") return e.scheme ?? "http";
   const key = m[1].toLowerCase();
   const v = m[2] === "i" ? e.requestHeader(key) : m[2] === "o" ? e.responseHeader(key) : process.env[m[1]];
   return v ?? "-";

@@ -17,7 +17,8 @@ export function socketFds(): Set<number> {
   let names: string[];
   try {
     names = fs.readdirSync("/proc/self/fd");
-  } catch {
+  } catch (err) {
+    if ((err as { code?: string }).code === "EMFILE") throw err; // a full fd table, not a missing /proc
     throw new AdoptError("no /proc/self/fd (native serving needs Linux)");
   }
   for (const name of names) {

@@ -4,6 +4,8 @@ import process from "node:process";
 import { type AccessEntry, formatAccess } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
+import { type TlsServing, tlsServing } from "../config/tls.ts";
+import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 
 export abstract class HttpWorker extends Worker {
@@ -12,12 +14,14 @@ export abstract class HttpWorker extends Worker {
 
   #accessLog?: Sink;
   #maxRequests = 0;
+  #fdLimit = Infinity;
   /** The node-compat path runs preRequest/postRequest with (req, res); the fetch worker runs them itself with Request/Response. */
   protected nodeRequestHooks = true;
 
   override async run(): Promise<void> {
     const cfg = this.cfg;
     if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+    this.#fdLimit = raiseLimit(this.log);
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
     const serving = await this.serve();
     this.notify(); // first beat: booted and accepting
@@ -42,7 +46,19 @@ export abstract class HttpWorker extends Worker {
    */
   protected async serve(): Promise<HttpServing> {
     const { serveCompat } = await import("./http-compat.ts");
-    return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive });
+    return serveCompat({
+      sockets: this.sockets,
+      listener: this.#wrap(await this.listener()),
+      keepAlive: this.cfg.keepAlive,
+      maxConnections: connectionCap(this.#fdLimit),
+      log: this.log,
+      tls: this.tlsServing,
+    });
+  }
+
+  /** TLS as this worker serves it: the arbiter's material shaped by the settings; undefined for plain HTTP. */
+  protected get tlsServing(): TlsServing | undefined {
+    return tlsServing(this.cfg, this.tls);
   }
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
@@ -103,6 +119,7 @@ export abstract class HttpWorker extends Worker {
         method: req.method ?? "-",
         target: req.url ?? "-",
         httpVersion: req.httpVersion,
+        scheme: (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
         status: res.statusCode,
         bytes: req.method === "HEAD" ? 0 : bytes,
         requestHeader: (n) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; },
