@@ -1,4 +1,4 @@
-// The library API (SPEC §6): serve() supervises in the arbiter and serves in a worker, which is
+// The library API: serve() supervises in the arbiter and serves in a worker, which is
 // this same program started again — so it works unchanged inside a compiled executable.
 import process from "node:process";
 import { Arbiter } from "./arbiter/arbiter.ts";

@@ -1,4 +1,4 @@
-// The native serving path (issue 4): Bun.serve / Deno.serve adopting the arbiter's sockets.
+// The native serving path: Bun.serve / Deno.serve adopting the arbiter's sockets.
 // Real CLI, loopback sockets, real signals; never asserts speed.
 import assert from "node:assert/strict";
 import net from "node:net";

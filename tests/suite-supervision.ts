@@ -1,4 +1,4 @@
-// Supervision (issue 3): respawn, timeouts, recycling, scaling, reload, orphans, hooks.
+// Supervision: respawn, timeouts, recycling, scaling, reload, orphans, hooks.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";

@@ -1,4 +1,4 @@
-// Worker classes (issue 6): custom workers from docs/custom-workers.md and examples/, the node
+// Worker classes: custom workers from docs/custom-workers.md and examples/, the node
 // worker with a real Express app, and real framework apps through the fetch worker.
 import assert from "node:assert/strict";
 import fs from "node:fs";

@@ -1,5 +1,5 @@
 // The native serving path: Bun.serve / Deno.serve accepting from the inherited sockets, by
-// adoption (sockets/adopt.ts, runtime-facts §15). 3–6x the node-compat path's throughput.
+// adoption (sockets/adopt.ts). 3–6x the node-compat path's throughput (wrk, hello world).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -27,7 +27,7 @@ export interface NativeOptions {
 /**
  * How long a stopping worker keeps serving after it stopped accepting: a connection accepted
  * just before may not have sent its request yet, and Deno's shutdown() closes such a
- * connection at once (runtime-facts §7, §15). On loopback the request follows within a few ms.
+ * connection at once (Bun's stop() leaves it open). On loopback the request follows within a few ms.
  */
 const SETTLE_MS = 250;
 
