@@ -26,6 +26,7 @@ const fns = runtime.dlopen("libc.so.6", {
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
   connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
+  socketpair: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   getrlimit: { args: ["i32", "buffer"], returns: "i32" },
   setrlimit: { args: ["i32", "buffer"], returns: "i32" },
   __errno_location: { args: [], returns: "pointer" },
@@ -260,4 +261,17 @@ export function raiseFdLimit(): { soft: number; hard: number; was: number } {
 /** A second descriptor for what `fd` refers to, close-on-exec. */
 export function dup(fd: number): number {
   return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+/** A connected pair of unix stream sockets, close-on-exec (the arbiter's wake-up channel). */
+export function socketpair(): [number, number] {
+  const sv = new Int32Array(2);
+  check("socketpair", fns.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  return [sv[0], sv[1]];
+}
+
+/** A second descriptor for what `fd` refers to, without close-on-exec: for one child to inherit. */
+export function dupInheritable(fd: number): number {
+  const F_DUPFD = 0;
+  return check("fcntl(F_DUPFD)", fns.fcntl(fd, F_DUPFD, 3));
 }
