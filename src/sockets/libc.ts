@@ -26,6 +26,8 @@ const fns = runtime.dlopen("libc.so.6", {
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
   getrlimit: { args: ["i32", "buffer"], returns: "i32" },
+  getpeername: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  shutdown: { args: ["i32", "i32"], returns: "i32" },
   setrlimit: { args: ["i32", "buffer"], returns: "i32" },
   __errno_location: { args: [], returns: "pointer" },
 });
@@ -238,6 +240,23 @@ export function raiseFdLimit(): { soft: number; hard: number; was: number } {
   }
   const n = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(v)); // RLIM_INFINITY
   return { soft: n(lim[0]), hard: n(lim[1]), was: n(was) };
+}
+
+/** The local and peer ports of a connected TCP socket; null for anything else (files, listeners, unix). */
+export function tcpPorts(fd: number): { local: number; peer: number } | null {
+  const buf = new Uint8Array(128), len = new Uint32Array([128]);
+  if (fns.getpeername(fd, buf, len) !== 0) return null;
+  const family = buf[0] | (buf[1] << 8);
+  if (family !== AF_INET && family !== AF_INET6) return null;
+  const peer = (buf[2] << 8) | buf[3];
+  len[0] = 128;
+  if (fns.getsockname(fd, buf, len) !== 0) return null;
+  return { local: (buf[2] << 8) | buf[3], peer };
+}
+
+/** Ends both directions of a connection; the event loop that owns `fd` then sees it close. */
+export function shutdownBoth(fd: number): void {
+  fns.shutdown(fd, 2); // SHUT_RDWR
 }
 
 /** A second descriptor for what `fd` refers to, close-on-exec. */

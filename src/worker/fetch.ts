@@ -37,7 +37,7 @@ export class FetchWorker extends HttpWorker {
       // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
       // would cut a request that outlives the worker (Bun's maximum is 255 s).
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
-      const serving = serveNative({ sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout, log: this.log });
+      const serving = serveNative({ sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, log: this.log });
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {
