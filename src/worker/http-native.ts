@@ -6,8 +6,10 @@ import path from "node:path";
 import process from "node:process";
 import { runtime } from "../runtime/index.ts";
 import type { NativeHandler, NativeServer } from "../runtime/index.ts";
-import { type Adopted, adopt, findEpoll, findListener, socketFds, stopAccepting } from "../sockets/adopt.ts";
+import { acceptQueueLength } from "../sockets/libc.ts";
+import { type Adopted, adopt, findEpoll, findListener, pauseAccepting, resumeAccepting, socketFds, stopAccepting } from "../sockets/adopt.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
+import { type BalanceTable, Balancer } from "./balance.ts";
 import type { HttpServing } from "./http-compat.ts";
 
 export interface NativeOptions {
@@ -17,6 +19,13 @@ export interface NativeOptions {
   websocket?: unknown;
   /** See NativeServeOptions.idleTimeout. */
   idleTimeout: number;
+  /** The table shared by the workers of the same sockets: when given, this worker balances (balance.ts). */
+  balance?: BalanceTable;
+}
+
+export interface NativeServing extends HttpServing {
+  /** Set when balancing: the handler reports each request's connection to it. */
+  readonly balancer?: Balancer;
 }
 
 /**
@@ -27,7 +36,7 @@ export interface NativeOptions {
 const SETTLE_MS = 250;
 
 /** One native server per inherited socket; throws an AdoptError (nothing left running) when any step fails. */
-export function serveNative(opts: NativeOptions): HttpServing {
+export function serveNative(opts: NativeOptions): NativeServing {
   const adopted: { server: NativeServer; listener: Adopted }[] = [];
   try {
     opts.sockets.forEach((s, i) => adopted.push(adoptOne(s, i, opts)));
@@ -35,10 +44,18 @@ export function serveNative(opts: NativeOptions): HttpServing {
     for (const a of adopted) a.server.abort();
     throw err;
   }
+  const balancer = opts.balance && new Balancer(opts.balance, {
+    pause: () => adopted.forEach((a) => pauseAccepting(a.listener)),
+    resume: () => adopted.forEach((a) => resumeAccepting(a.listener)),
+    queued: () => Math.max(...adopted.map((a) => acceptQueueLength(a.listener.fd))),
+  });
+  balancer?.start();
   return {
+    balancer,
     async stop(graceMs) {
       const deadline = Date.now() + graceMs;
       // 1. Stop accepting: new connections wait in the shared backlog for the other workers.
+      balancer?.stop();
       for (const a of adopted) stopAccepting(a.listener);
       // 2. Let connections accepted just before deliver their request.
       await sleep(Math.min(SETTLE_MS, graceMs));
