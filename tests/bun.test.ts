@@ -7,6 +7,10 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { observeSuite } from "./suite-observe.ts";
+import { tlsSuite } from "./suite-tls.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
+import { robustSuite } from "./suite-robust.ts";
 import { shipSuite } from "./suite-ship.ts";
 
 behaviourSuite("bun");
@@ -17,5 +21,9 @@ systemdSuite("bun");
 upgradeSuite("bun");
 privilegesSuite("bun");
 workersSuite("bun");
+observeSuite("bun");
+tlsSuite("bun");
+hardeningSuite("bun");
+robustSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

@@ -7,6 +7,10 @@ import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { observeSuite } from "./suite-observe.ts";
+import { tlsSuite } from "./suite-tls.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
+import { robustSuite } from "./suite-robust.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
@@ -16,3 +20,7 @@ systemdSuite("deno");
 upgradeSuite("deno");
 privilegesSuite("deno");
 workersSuite("deno");
+observeSuite("deno");
+tlsSuite("deno");
+hardeningSuite("deno");
+robustSuite("deno");

@@ -1,4 +1,4 @@
-// Shipping (issue 5): one compiled executable, and a user's program embedding serve(), compiled.
+// Shipping: one compiled executable, and a user's program embedding serve(), compiled.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";

@@ -7,6 +7,7 @@ import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import type { Config } from "../types.ts";
 import { resolveIds } from "../config/users.ts";
+import { tlsMaterialFor } from "../config/tls.ts";
 import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
 import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, readTrace, removeHeartbeat, tracePath } from "../worker/heartbeat.ts";
 
@@ -75,6 +76,7 @@ export class WorkerSpawner {
       cwd,
       hooks: this.opts.workerHooks(),
       ids,
+      tls: tlsMaterialFor(cfg),
     };
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;

@@ -25,6 +25,9 @@ const fns = runtime.dlopen("libc.so.6", {
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
+  connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
+  getrlimit: { args: ["i32", "buffer"], returns: "i32" },
+  setrlimit: { args: ["i32", "buffer"], returns: "i32" },
   __errno_location: { args: [], returns: "pointer" },
 });
 
@@ -227,4 +230,44 @@ export function mapSharedFile(path: string, length: number): Uint8Array {
   } finally {
     fns.close(fd); // the mapping outlives the descriptor
   }
+}
+
+/**
+ * True when something listens at a unix socket path: a non-blocking connect succeeds, or finds
+ * the queue full (EAGAIN). False when nothing does (ECONNREFUSED: a file left by a crash).
+ */
+export function unixSocketAnswers(path: string): boolean {
+  const SOCK_NONBLOCK = 0o4000, EAGAIN = 11;
+  const fd = check("socket(AF_UNIX)", fns.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  try {
+    const addr = encodeUnix(path);
+    if (fns.connect(fd, addr, addr.length) === 0) return true;
+    return runtime.readI32(fns.__errno_location()) === EAGAIN;
+  } finally {
+    fns.close(fd);
+  }
+}
+
+// Process limits (not sockets; kept here while FFI lives in one file).
+const RLIMIT_NOFILE = 7, F_DUPFD_CLOEXEC = 1030;
+
+/**
+ * Raises the soft limit on open files to the hard limit, as Go and the JVM do at start: the
+ * default soft limit (often 1024) is what a burst of idle clients exhausts first. Returns both.
+ */
+export function raiseFdLimit(): { soft: number; hard: number; was: number } {
+  const lim = new BigUint64Array(2); // struct rlimit { rlim_cur, rlim_max }
+  check("getrlimit(RLIMIT_NOFILE)", fns.getrlimit(RLIMIT_NOFILE, lim));
+  const was = lim[0];
+  if (lim[0] < lim[1]) {
+    lim[0] = lim[1];
+    check("setrlimit(RLIMIT_NOFILE)", fns.setrlimit(RLIMIT_NOFILE, lim));
+  }
+  const n = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(v)); // RLIM_INFINITY
+  return { soft: n(lim[0]), hard: n(lim[1]), was: n(was) };
+}
+
+/** A second descriptor for what `fd` refers to, close-on-exec. */
+export function dup(fd: number): number {
+  return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }

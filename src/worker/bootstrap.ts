@@ -22,7 +22,7 @@ export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClas
 export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
   const sink = openSink(cfg.errorLogfile || "-", "stderr");
-  const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+  const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
   // --user/--group: the arbiter bound the sockets; the app never runs with its privileges.
   if (state.ids) {
     try {
@@ -43,6 +43,7 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.onReopenLogs = () => sink.reopen();
+    worker.tls = state.tls;
     if (state.hooks.length && cfg.config) worker.hooks = await loadHooks(cfg.config, state.cwd);
   } catch (err) {
     log.error("Exception in worker process", err);

@@ -1,9 +1,11 @@
 // Shared run() of the HTTP worker classes: serve, count, access-log, stop gracefully.
 import type http from "node:http";
 import process from "node:process";
-import { type AccessEntry, formatAccess } from "../log/access.ts";
+import { type AccessEntry, accessLine } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
+import { type TlsServing, tlsServing } from "../config/tls.ts";
+import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 
 export abstract class HttpWorker extends Worker {
@@ -12,16 +14,21 @@ export abstract class HttpWorker extends Worker {
 
   #accessLog?: Sink;
   #maxRequests = 0;
+  #fdLimit = Infinity;
   /** The node-compat path runs preRequest/postRequest with (req, res); the fetch worker runs them itself with Request/Response. */
   protected nodeRequestHooks = true;
 
   override async run(): Promise<void> {
     const cfg = this.cfg;
     if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+    this.#fdLimit = raiseLimit(this.log);
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
     const serving = await this.serve();
     this.notify(); // first beat: booted and accepting
-    await this.stopRequested();
+    // A server that stopped serving on its own leaves a live process that answers nothing: exit,
+    // so the arbiter replaces this worker.
+    const broken = await Promise.race([this.stopRequested().then(() => undefined), serving.broken ?? new Promise<never>(() => {})]);
+    if (broken) throw new Error(`Worker can't serve: ${broken}`);
     await serving.stop(cfg.gracefulTimeout * 1000);
     this.stopHeartbeat();
     this.log.info(`Worker exiting (pid: ${process.pid})`);
@@ -39,7 +46,19 @@ export abstract class HttpWorker extends Worker {
    */
   protected async serve(): Promise<HttpServing> {
     const { serveCompat } = await import("./http-compat.ts");
-    return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive });
+    return serveCompat({
+      sockets: this.sockets,
+      listener: this.#wrap(await this.listener()),
+      keepAlive: this.cfg.keepAlive,
+      maxConnections: connectionCap(this.#fdLimit),
+      log: this.log,
+      tls: this.tlsServing,
+    });
+  }
+
+  /** TLS as this worker serves it: the arbiter's material shaped by the settings; undefined for plain HTTP. */
+  protected get tlsServing(): TlsServing | undefined {
+    return tlsServing(this.cfg, this.tls);
   }
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
@@ -56,7 +75,13 @@ export abstract class HttpWorker extends Worker {
 
   /** Writes one access log line; call only when logsAccess. */
   protected writeAccess(entry: AccessEntry): void {
-    this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+    // Never let a log line break the response it describes (a throw inside Deno.serve's handler
+    // after a WebSocket upgrade ends its accept loop).
+    try {
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
+    } catch (err) {
+      this.log.warn(`Access log line dropped: ${(err as Error).message}`);
+    }
   }
 
   /** Counts requests for max-requests and writes the access log line when the response is done. */
@@ -94,6 +119,7 @@ export abstract class HttpWorker extends Worker {
         method: req.method ?? "-",
         target: req.url ?? "-",
         httpVersion: req.httpVersion,
+        scheme: (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
         status: res.statusCode,
         bytes: req.method === "HEAD" ? 0 : bytes,
         requestHeader: (n) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; },
@@ -101,7 +127,7 @@ export abstract class HttpWorker extends Worker {
         start,
         durationMs: performance.now() - t0,
       };
-      this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
     });
   }
 }
