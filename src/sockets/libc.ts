@@ -22,6 +22,8 @@ const fns = runtime.dlopen("libc.so.6", {
   open: { args: ["buffer", "i32", "u32"], returns: "i32" },
   ftruncate: { args: ["i32", "i64"], returns: "i32" },
   mmap: { args: ["buffer", "u64", "i32", "i32", "i32", "i64"], returns: "pointer" },
+  memfd_create: { args: ["buffer", "u32"], returns: "i32" },
+  posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
@@ -270,4 +272,29 @@ export function raiseFdLimit(): { soft: number; hard: number; was: number } {
 /** A second descriptor for what `fd` refers to, close-on-exec. */
 export function dup(fd: number): number {
   return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+/**
+ * Anonymous shared memory of `length` bytes, allocated up front (a full tmpfs is an error here, not
+ * a SIGBUS in a worker later). Not close-on-exec: Deno.Command children inherit it at its number.
+ */
+export function createSharedMemory(name: string, length: number): number {
+  const fd = check("memfd_create", fns.memfd_create(new TextEncoder().encode(name + "\0"), 0));
+  try {
+    check("ftruncate", fns.ftruncate(fd, length));
+    const err = fns.posix_fallocate(fd, 0, length); // returns the error number, errno untouched
+    if (err !== 0) throw new SysError("posix_fallocate", err);
+    return fd;
+  } catch (err) {
+    fns.close(fd);
+    throw err;
+  }
+}
+
+/** Maps `length` bytes of the shared memory at `fd`; the mapping outlives the descriptor. */
+export function mapSharedMemory(fd: number, length: number): ArrayBuffer {
+  const PROT_RW = 3, MAP_SHARED = 1;
+  const memory = runtime.memoryAt(fns.mmap(null, length, PROT_RW, MAP_SHARED, fd, 0), length);
+  if (!memory) throw new SysError("mmap", runtime.readI32(fns.__errno_location()));
+  return memory;
 }

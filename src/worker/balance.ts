@@ -12,7 +12,7 @@
 
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
-import { mapSharedFile } from "../sockets/libc.ts";
+import { close as closeFd, mapSharedMemory } from "../sockets/libc.ts";
 
 /** Bytes of the shared table: SLOTS slots of 16 bytes (i32 pid, i32 connections, f64 stamp ms). */
 export const TABLE_BYTES = 4096;
@@ -180,13 +180,23 @@ export class Balancer {
   }
 }
 
-/** The table of this arbiter's workers, or undefined (balancing off) when it cannot be mapped. */
-export function openBalanceTable(ppid: number, log: Logger): BalanceTable | undefined {
+let handed: BalanceTable | undefined;
+
+/**
+ * Maps the table the arbiter handed over at `fd` and closes the descriptor (processes the app
+ * starts must not inherit it). Call once, at boot; a failure only turns balancing off.
+ */
+export function takeBalanceTable(fd: number, log: Logger): void {
   try {
-    // EXPERIMENT: a file per arbiter; to become a memfd the arbiter creates and hands over.
-    return new BalanceTable(mapSharedFile(`/dev/shm/guvnor-balance-${ppid}`, TABLE_BYTES).buffer as ArrayBuffer, process.pid);
+    handed = new BalanceTable(mapSharedMemory(fd, TABLE_BYTES), process.pid);
   } catch (err) {
     log.debug(`No balancing: ${(err as Error).message}`);
-    return undefined;
+  } finally {
+    closeFd(fd);
   }
+}
+
+/** The table of this worker's arbiter, when it handed one over (not with --reuse-port). */
+export function balanceTable(): BalanceTable | undefined {
+  return handed;
 }

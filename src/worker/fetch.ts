@@ -12,7 +12,7 @@ import type { AccessEntry } from "../log/access.ts";
 import { logUpgrade, logWhenSent, seeRequest } from "./fetch-access.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { type NativeServing, serveNative } from "./http-native.ts";
-import { openBalanceTable } from "./balance.ts";
+import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
 
 export class FetchWorker extends HttpWorker {
@@ -39,7 +39,7 @@ export class FetchWorker extends HttpWorker {
       // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
       // would cut a request that outlives the worker (Bun's maximum is 255 s).
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
-      const balance = openBalanceTable(this.ppid, this.log);
+      const balance = balanceTable();
       const serving = this.#native = serveNative({
         sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout, log: this.log, tls: this.tlsServing, balance,
       });
