@@ -2,6 +2,7 @@
 // The `guvnor` executable. Started again by the arbiter with GUVNOR_WORKER set, it is a worker:
 // so the CLI, a compiled guvnor and a user's program that embeds serve() all work the same way.
 import process from "node:process";
+import { stripVTControlCharacters } from "node:util";
 import { WORKER_ENV } from "../worker/state.ts";
 
 if (process.env[WORKER_ENV]) {
@@ -23,7 +24,7 @@ if (argv.includes("--help") || argv.includes("-h")) {
   // a file or grep, escape codes are noise.
   const usage = await renderUsage(command);
   const plain = !process.stdout.isTTY || !!process.env.NO_COLOR;
-  process.stdout.write((plain ? usage.replace(/\x1b\[[0-9;]*m/g, "") : usage) + "\n\n");
+  process.stdout.write((plain ? stripVTControlCharacters(usage) : usage) + "\n\n");
   process.exit(0);
 }
 if (argv.includes("--version")) {

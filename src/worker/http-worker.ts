@@ -7,6 +7,8 @@ import { Worker } from "./base.ts";
 import { type TlsServing, tlsServing } from "../config/tls.ts";
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
+import type { CounterWriter } from "../control/counters.ts";
+import type { NativeHandler } from "../runtime/index.ts";
 
 export abstract class HttpWorker extends Worker {
   /** The Node-style listener that serves `this.appExport`. */
@@ -15,6 +17,8 @@ export abstract class HttpWorker extends Worker {
   #accessLog?: Sink;
   #maxRequests = 0;
   #fdLimit = Infinity;
+  /** Request counters in shared memory, read by the arbiter (/metrics, guvnor ctl); unset, nothing is counted. */
+  protected counters?: CounterWriter;
   /** The node-compat path runs preRequest/postRequest with (req, res); the fetch worker runs them itself with Request/Response. */
   protected nodeRequestHooks = true;
 
@@ -68,6 +72,30 @@ export abstract class HttpWorker extends Worker {
     if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
   }
 
+  /**
+   * The native path's handler, counted: in flight while the app works, then the status class and
+   * the time until its response is ready. A Bun WebSocket upgrade (no Response) counts as 101.
+   */
+  protected counted(handler: NativeHandler): NativeHandler {
+    const c = this.counters;
+    if (!c) return handler;
+    return (request, info) => {
+      const t0 = c.started();
+      let res;
+      try {
+        res = handler(request, info);
+      } catch (err) {
+        c.finished(500, t0);
+        throw err;
+      }
+      if (!(res instanceof Promise)) return c.finished(res ? res.status : 101, t0), res;
+      return res.then((r) => (c.finished(r ? r.status : 101, t0), r), (err) => {
+        c.finished(500, t0);
+        throw err;
+      });
+    };
+  }
+
   /** True when --access-logfile is set. */
   protected get logsAccess(): boolean {
     return this.#accessLog !== undefined;
@@ -89,6 +117,11 @@ export abstract class HttpWorker extends Worker {
     const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
     const serve: NodeListener = (req, res) => {
       this.countRequest(req.method ?? "-", req.url ?? "-");
+      const c = this.counters;
+      if (c) {
+        const t0 = c.started();
+        res.once("close", () => c.finished(res.statusCode, t0)); // "close" also comes for a cut connection
+      }
       if (this.#accessLog) this.#logWhenDone(req, res);
       if (postRequest) res.once("finish", () => void this.callHook("postRequest", req, res));
       inner(req, res);
