@@ -8,6 +8,7 @@ import { ConfigError } from "../errors.ts";
 import type { Config } from "../types.ts";
 import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
 import { resolveIds } from "./users.ts";
+import { loadTls } from "./tls.ts";
 import { importErrorText } from "../app/load.ts";
 import { defaultOf, envName, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
 
@@ -24,7 +25,7 @@ export interface ResolvedConfig {
 }
 
 /** Set by guvnor itself for its own processes, not settings. */
-const INTERNAL_ENV = new Set(["GUVNOR_WORKER", "GUVNOR_FD", "GUVNOR_PID"]);
+const INTERNAL_ENV = new Set(["GUVNOR_WORKER", "GUVNOR_FD", "GUVNOR_UPGRADE_FROM", "GUVNOR_CONTROL_FD", "GUVNOR_METRICS_FD", "GUVNOR_SLOTS"]);
 
 /** Flag values from argv, still raw strings; APP is the one positional. */
 export function parseArgv(argv: string[]): Raw {
@@ -163,6 +164,7 @@ export async function resolveConfig(
   }
   if (file) config.config = file;
   resolveIds(config.user as string, config.group as string); // an unknown user is an error now, not in every worker
+  loadTls(config as unknown as Config, cwd); // a missing or mismatched certificate and key too
   const known = new Set(SETTINGS.map(envName));
   const unknownEnv = Object.keys(env).filter((k) => k.startsWith("GUVNOR_") && !known.has(k) && !INTERNAL_ENV.has(k));
   return { config: config as unknown as Config, configFile: file, hooks, unknownEnv };

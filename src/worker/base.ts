@@ -6,6 +6,7 @@ import type { SocketInfo } from "../sockets/listeners.ts";
 import { runtime } from "../runtime/index.ts";
 import { resetSignalToDefault, setParentDeathSignal } from "../sockets/libc.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
+import type { TlsMaterial } from "../config/tls.ts";
 import { beat, heartbeatPath, RequestTrace, TRACE_SIZE, tracePath, writeHeartbeatNote } from "./heartbeat.ts";
 import { mapSharedFile } from "../sockets/libc.ts";
 
@@ -30,6 +31,8 @@ export class Worker {
   nr = 0;
   /** Records the request being served (HTTP workers call trace?.started per request). */
   trace?: RequestTrace;
+  /** The TLS certificate and key (PEM) the arbiter read, when --certfile is set (set by the bootstrap). */
+  tls?: TlsMaterial;
   /** Worker-side server hooks from the config file (set by the bootstrap). */
   hooks: Hooks = {};
   #beatTimer?: ReturnType<typeof setInterval>;

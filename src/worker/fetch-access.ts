@@ -27,6 +27,7 @@ function entry(request: Request, seen: RequestSeen, status: number, bytes: numbe
     method: request.method,
     target: pathAndQuery(request.url),
     httpVersion: "1.1",
+    scheme: request.url.startsWith("https:") ? "https" : "http",
     status,
     bytes,
     requestHeader: (n) => seen.headers.get(n) ?? undefined,

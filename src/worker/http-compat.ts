@@ -1,11 +1,13 @@
 // The node-compat serving path: node:http on the inherited fds (Bun: node:net + emit).
-// Slower than the native servers (runtime-facts §0) but works everywhere; the speed issue
-// adds native paths behind the same HttpServing interface.
+// Slower than the native servers (Bun's node:http on an fd about a third of Bun.serve's
+// throughput, Deno's about 0.6x Deno.serve's) but works everywhere; the native paths
+// (http-native.ts) sit behind the same HttpServing interface.
 import http from "node:http";
 import type net from "node:net";
 import { runtime } from "../runtime/index.ts";
 import type { Closable } from "../runtime/index.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
+import type { TlsServing } from "../config/tls.ts";
 import { close, dup } from "../sockets/libc.ts";
 import type { Logger } from "../log/logger.ts";
 import { oncePerSecond } from "./fd-limit.ts";
@@ -25,6 +27,8 @@ export interface ServeOptions {
   listener: NodeListener;
   /** Idle keep-alive seconds; also how long a connection with no request yet gets at stop. */
   keepAlive: number;
+  /** Serve TLS (node:tls handshakes before node:http sees the connection). */
+  tls?: TlsServing;
   /** Open connections at which accepting pauses until some close (see fd-limit.ts). */
   maxConnections?: number;
   log?: Logger;
@@ -100,7 +104,7 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
       server.on("clientError", (_err, socket) => {
         if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       });
-      acceptors.push(await runtime.listenNodeOnFd(server, dup(s.fd)));
+      acceptors.push(await runtime.listenNodeOnFd(server, dup(s.fd), opts.tls));
     }
   };
   await listenAll();

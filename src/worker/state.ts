@@ -2,6 +2,7 @@
 import process from "node:process";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import type { Config } from "../types.ts";
+import type { TlsMaterial } from "../config/tls.ts";
 
 export const WORKER_ENV = "GUVNOR_WORKER";
 
@@ -16,6 +17,10 @@ export interface WorkerState {
   hooks: string[];
   /** --user/--group resolved: the worker switches to them before it loads the app. */
   ids: { uid: number; gid: number } | null;
+  /** --certfile/--keyfile/--ca-certs as read by the arbiter: the worker never opens the files. */
+  tls?: TlsMaterial;
+  /** The balance table all workers of the shared sockets write (worker/balance.ts), a descriptor in the worker. */
+  balanceFd?: number;
 }
 
 /** The state this process was started with, or null when it is not a worker. */
