@@ -1,4 +1,4 @@
-// The library API (SPEC §6): serve() supervises in the arbiter and serves in a worker, which is
+// The library API: serve() supervises in the arbiter and serves in a worker, which is
 // this same program started again — so it works unchanged inside a compiled executable.
 import process from "node:process";
 import { Arbiter } from "./arbiter/arbiter.ts";
@@ -49,7 +49,7 @@ export async function serve(options: ServeOptions): Promise<never> {
   try {
     const { cfg, hooks } = await load();
     if (cfg.errorLogfile && cfg.errorLogfile !== "-") sink = openSink(cfg.errorLogfile, "stderr");
-    const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+    const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
     const arbiter = new Arbiter({
       cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig: load,
       workerCommand: () => selfCommand(), upgradeCommand: () => ({ cmd: selfCommand(), cwd }),

@@ -6,6 +6,8 @@ export interface Config {
   bind: string[];
   backlog: number;
   reusePort: boolean;
+  /** `--metrics-bind`: the arbiter's /metrics, /healthz and /readyz address; "" is off. */
+  metricsBind: string;
   /** `auto` (native where it works, else compat), `native` or `compat`: how the fetch worker serves. */
   serving: "auto" | "native" | "compat";
   keepAlive: number;
@@ -26,6 +28,9 @@ export interface Config {
   accessLogformat: string;
   errorLogfile: string;
   logLevel: LogLevel;
+  logFormat: "text" | "json";
+  /** The `guvnor ctl` socket's path; "" is off. */
+  controlSocket: string;
   pid: string;
   name: string;
   chdir: string;

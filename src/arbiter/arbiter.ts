@@ -17,6 +17,8 @@ import { type Sig, SignalQueue } from "./signal-queue.ts";
 import { type WorkerRecord, WorkerSpawner } from "./spawner.ts";
 import type { ArbiterOptions, Reload } from "./options.ts";
 import { VERSION } from "../version.ts";
+import { Observer } from "../control/observer.ts";
+import { lastBeat } from "../worker/heartbeat.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
@@ -42,6 +44,8 @@ export class Arbiter {
   #ready = false;
   #reload?: Reload;
   readonly #brake: CrashBrake;
+  /** `guvnor ctl` and /metrics. */
+  readonly #observe: Observer;
 
   constructor(readonly opts: ArbiterOptions) {
     this.cfg = opts.cfg;
@@ -55,6 +59,24 @@ export class Arbiter {
       cwd: opts.cwd, log: opts.log, onExit: () => this.#signals.wake(), workerCommand: opts.workerCommand,
       workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
     });
+    this.#observe = new Observer({
+      log: opts.log,
+      counters: () => undefined,
+      view: () => ({
+        generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
+        workers: this.#spawner.all().map((w) => ({ ...w, beatAt: lastBeat(w.heartbeat) })),
+        stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
+      }),
+      verbs: {
+        setWorkers: async (n) => void (await this.#setNumWorkers(n), this.#signals.wake()),
+        signal: (sig) => this.#signals.push(sig),
+        recycle: (pid, why) => {
+          const rec = this.#spawner.all().find((w) => w.pid === pid);
+          if (rec) this.log.info(`Recycling worker (pid:${pid}): ${why}`), rec.recycling = true, this.#signals.wake();
+          return rec !== undefined;
+        },
+      },
+    });
   }
 
   /** Runs until stopped; resolves to the process exit code. */
@@ -63,11 +85,12 @@ export class Arbiter {
       await this.start();
       for (;;) {
         await this.#signals.sleep(this.#tick());
+        this.#observe.tick();
         await this.#reapWorkers();
         const sig = this.#signals.shift();
         if (sig) await this.#dispatch(sig);
         this.#inspectWorkers();
-        if (this.#upgrade.promoteIfOrphaned(this.listeners)) this.#notify.ready("promoted");
+        if (this.#upgrade.promoteIfOrphaned(this.listeners)) this.#notify.ready("promoted"), await this.#observe.promoted();
         await this.#manageWorkers();
       }
     } catch (err) {
@@ -85,8 +108,10 @@ export class Arbiter {
     await this.#sockets.open(cfg, this.log);
     this.listeners = this.#sockets.listeners;
     try {
+      await this.#observe.open(cfg, !this.#upgrade.parent);
       this.#upgrade.createPidfile(cfg.pid);
     } catch (err) {
+      this.#observe.close(this.#upgrade.ownsSockets);
       this.#sockets.close(this.#upgrade.ownsSockets);
       throw err;
     }
@@ -189,7 +214,7 @@ export class Arbiter {
     const { cmd, cwd } = this.opts.upgradeCommand();
     this.#upgrade.start(cmd, cwd, this.listeners, env, (status) => {
       this.log.warn(`New arbiter exited (${status.signal ?? `code ${status.code}`}); this one carries on`);
-    }, this.#sockets.slots);
+    }, this.#sockets.slots, this.#observe.handover());
   }
 
   /** WINCH: gracefully stop every worker; the arbiter and its sockets stay (HUP or TTIN bring workers back). */
@@ -216,6 +241,7 @@ export class Arbiter {
     this.#notify.close();
     this.#spawner.killAll("SIGKILL");
     this.#sockets.close(this.#upgrade.ownsSockets);
+    this.#observe.close(this.#upgrade.ownsSockets);
     this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
     this.log.info("Shutting down: Master");
@@ -231,6 +257,7 @@ export class Arbiter {
 
   async #reapWorkers(): Promise<void> {
     for (const { rec, status } of this.#spawner.reap()) {
+      this.#observe.exited(rec, status, undefined);
       await this.#hook("childExit", rec, status);
       if (this.#stopping) continue;
       const bootError = status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR;
@@ -266,6 +293,7 @@ export class Arbiter {
     if (this.#stopping) return;
     for (const { rec, why } of this.#spawner.inspect(this.cfg).recycle) {
       this.log.info(`Recycling worker (pid:${rec.pid}): ${why}`);
+      this.#observe.recycling(rec.pid, why);
       rec.recycling = true;
     }
     // A new generation that does not boot in time is a failed reload.

@@ -7,6 +7,8 @@ import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import type { Config } from "../types.ts";
 import { resolveIds } from "../config/users.ts";
+import { createSharedMemory } from "../sockets/libc.ts";
+import { TABLE_BYTES } from "../worker/balance.ts";
 import { tlsMaterialFor } from "../config/tls.ts";
 import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
 import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, readTrace, removeHeartbeat, tracePath } from "../worker/heartbeat.ts";
@@ -50,6 +52,7 @@ export class WorkerSpawner {
   readonly #workers = new Map<number, WorkerRecord>();
   readonly #exits: { rec: WorkerRecord; status: ExitStatus }[] = [];
   #age = 0;
+  #balance?: number;
 
   constructor(readonly opts: SpawnerOptions) {}
 
@@ -66,7 +69,7 @@ export class WorkerSpawner {
     const ids = resolveIds(cfg.user, cfg.group);
     if (ids) giveFiles(ids, [heartbeat, cfg.errorLogfile, cfg.accessLogfile]);
     const slot = this.#freeSlot(generation);
-    const fds = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
+    const fds = this.slots ? this.slots.fdsFor(slot) : [...this.listeners.map((l) => l.fd), ...this.#balanceFd()];
     const childFds = runtime.childFds(fds);
     const state: WorkerState = {
       age,
@@ -77,6 +80,7 @@ export class WorkerSpawner {
       hooks: this.opts.workerHooks(),
       ids,
       tls: tlsMaterialFor(cfg),
+      balanceFd: childFds[this.listeners.length],
     };
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
@@ -94,6 +98,20 @@ export class WorkerSpawner {
     });
     log.debug(`Spawned worker ${age} (pid: ${rec.pid}, generation ${generation})`);
     return rec;
+  }
+
+  /**
+   * The table the workers of the shared sockets balance their connections through (worker/balance.ts):
+   * one for all of them, made at the first spawn, never read by the arbiter. None when it cannot be made.
+   */
+  #balanceFd(): number[] {
+    try {
+      this.#balance ??= createSharedMemory("guvnor-balance", TABLE_BYTES);
+    } catch (err) {
+      this.#balance = -1;
+      this.opts.log.debug(`No balance table: ${(err as Error).message}`);
+    }
+    return this.#balance < 0 ? [] : [this.#balance];
   }
 
   /** The lowest slot no serving worker of `generation` holds: a replaced worker's slot goes to its replacement. */

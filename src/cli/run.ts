@@ -44,7 +44,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     // 3. The arbiter, logging to the error log from here on.
     let sink: Sink = cfg.errorLogfile && cfg.errorLogfile !== "-" ? openSink(cfg.errorLogfile, "stderr") : stderr;
-    const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+    const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
     const reloadConfig = async () => {
       const next = await resolveConfig(argv, process.env, startCwd);
       return { cfg: next.config, hooks: next.hooks };

@@ -15,6 +15,14 @@ export const str = (): Parser<string> =>
     return raw;
   });
 
+/** A string that is empty (off) or passes `check`. */
+export const optional = (check: (s: string, source: string) => void): Parser<string> =>
+  parser("value", (raw, source) => {
+    if (typeof raw !== "string") throw fail(source, "a string", raw);
+    if (raw !== "") check(raw, source);
+    return raw;
+  });
+
 export const oneOf = <T extends string>(...choices: T[]): Parser<T> =>
   parser("value", (raw, source) => {
     if (typeof raw !== "string" || !choices.includes(raw as T)) throw fail(source, `one of ${choices.join(", ")}`, raw);

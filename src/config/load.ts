@@ -25,7 +25,7 @@ export interface ResolvedConfig {
 }
 
 /** Set by guvnor itself for its own processes, not settings. */
-const INTERNAL_ENV = new Set(["GUVNOR_WORKER", "GUVNOR_FD", "GUVNOR_PID"]);
+const INTERNAL_ENV = new Set(["GUVNOR_WORKER", "GUVNOR_FD", "GUVNOR_UPGRADE_FROM", "GUVNOR_CONTROL_FD", "GUVNOR_METRICS_FD", "GUVNOR_SLOTS"]);
 
 /** Flag values from argv, still raw strings; APP is the one positional. */
 export function parseArgv(argv: string[]): Raw {

@@ -2,9 +2,10 @@
 // defaults, validation and docs/settings.md are all derived from this table.
 import os from "node:os";
 import process from "node:process";
-import { bool, int, keyValue, list, matching, oneOf, type Parser, seconds, str, umask } from "./coerce.ts";
+import { bool, int, keyValue, list, matching, oneOf, optional, type Parser, seconds, str, umask } from "./coerce.ts";
 import { certReqs, headerValues, ipOrNetwork } from "./coerce-tls.ts";
 import { parseAddress } from "../sockets/address.ts";
+import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 
@@ -32,6 +33,13 @@ export interface Setting {
 }
 
 const bindItem = (s: string) => void parseAddress(s);
+const namedBindItem = (s: string, source: string) => {
+  try {
+    parseAddress(s);
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`, { cause: err });
+  }
+};
 
 export const SETTINGS: readonly Setting[] = [
   {
@@ -50,12 +58,17 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Linux: per TCP address, one `SO_REUSEPORT` socket per worker slot, all held by the arbiter; the kernel spreads connections across slots, so a burst of keep-alive connections cannot pile onto one worker. A slot keeps its queue while its worker is replaced; only fewer workers (TTOU) close one. Off: every worker accepts from one shared socket.",
   },
   {
+    key: "metricsBind", flag: "metrics-bind", meta: "ADDR", section: "Server", parse: optional(namedBindItem), default: "",
+    defaultDoc: "off",
+    doc: "Serve `GET /metrics` (Prometheus text format), `/healthz` and `/readyz` from the arbiter at this address (the `--bind` forms); never on the app's sockets.",
+  },
+  {
     key: "serving", flag: "serving", meta: "auto|native|compat", section: "Server", parse: oneOf("auto", "native", "compat"), default: "auto",
     doc: "How the `fetch` worker serves: `native` runs `Bun.serve`/`Deno.serve` on the inherited sockets (Linux); `compat` is node:http, slower but portable; `auto` is native where it works, else compat with a warning saying why.",
   },
   {
     key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0), default: 5,
-    doc: "Seconds an idle keep-alive connection is kept open; at most 86400 (a day).",
+    doc: "Seconds a connection may wait for its next request head (an idle keep-alive connection), or its first one, before it is closed; at most 86400 (a day). Bun's native path: see README (Bun.serve applies its own).",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
@@ -127,6 +140,15 @@ export const SETTINGS: readonly Setting[] = [
     key: "logLevel", flag: "log-level", meta: "LEVEL", section: "Logging",
     parse: oneOf(...(Object.keys(LOG_LEVELS) as LogLevel[])), default: "info",
     doc: "`debug`, `info`, `warning`, `error` or `critical`.",
+  },
+  {
+    key: "logFormat", flag: "log-format", meta: "text|json", section: "Logging", parse: oneOf("text", "json"), default: "text",
+    doc: "`text`: gunicorn's lines; `json`: one JSON object per line in the error log (`time`, `level`, `pid`, `message`) and the access log (docs/control.md).",
+  },
+  {
+    key: "controlSocket", flag: "control-socket", meta: "PATH", section: "Process", parse: str(), default: "guvnor.ctl",
+    defaultDoc: "`guvnor.ctl` in the directory guvnor runs in (after `--chdir`)",
+    doc: "Unix socket (mode 0600) on which `guvnor ctl` reaches the arbiter; `\"\"` turns it off. A path that cannot be created is a warning, not a failed start.",
   },
   {
     key: "pid", flag: "pid", short: "p", meta: "FILE", section: "Process", parse: str(), default: "",

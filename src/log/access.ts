@@ -73,3 +73,25 @@ function atom(name: string, e: AccessEntry): string {
 export function formatAccess(format: string, e: AccessEntry): string {
   return format.replace(/%\((\{[^}]*\}[ioe]|\w)\)s/g, (_, name: string) => atom(name, e));
 }
+
+/** One access log entry as a JSON object (--log-format json). */
+export function accessJson(e: AccessEntry): string {
+  return JSON.stringify({
+    time: e.start.toISOString(),
+    pid: process.pid,
+    remote_addr: e.remoteAddr || null,
+    method: e.method,
+    path: e.target,
+    protocol: `HTTP/${e.httpVersion}`,
+    status: e.status,
+    bytes: e.bytes,
+    duration_s: Math.round(e.durationMs * 1000) / 1e6,
+    user_agent: e.requestHeader("user-agent") ?? null,
+    referer: e.requestHeader("referer") ?? null,
+  });
+}
+
+/** The access log line for the configured format, without the newline. */
+export function accessLine(cfg: { logFormat: "text" | "json"; accessLogformat: string }, e: AccessEntry): string {
+  return cfg.logFormat === "json" ? accessJson(e) : formatAccess(cfg.accessLogformat, e);
+}

@@ -84,7 +84,21 @@ export const bun: Runtime = {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
       stop: () => server.stop(),
       abort: () => void server.stop(true),
+      closesIdle: true,
       ended: new Promise<void>(() => {}),
+    };
+  },
+
+  watchFd(fd, onData) {
+    // Bun's net.Socket({fd}) reads nothing from an fd it did not open; a file stream does.
+    const reader = Bun.file(fd).stream().getReader();
+    let on = true;
+    (async () => {
+      while (on && !(await reader.read()).done) onData();
+    })().catch(() => {});
+    return () => {
+      on = false;
+      reader.cancel().catch(() => {});
     };
   },
 };

@@ -30,7 +30,8 @@ export function runtimeExecutable(target: RuntimeName): string {
 export function scriptCommand(target: RuntimeName, script: string): string[] {
   const exe = runtimeExecutable(target);
   // Deno: all permissions (the app is the user's own code), and --unstable-net so that
-  // Deno.serve({ reusePort }) does not exit the process with code 70 (runtime-facts §0).
+  // Deno.serve({ reusePort }) does not exit the process with code 70 (without the flag Deno
+  // prints "Unstable API" and exits; it is not an exception we could catch).
   return target === "bun" ? [exe, script] : [exe, "run", "-A", "--unstable-net", script];
 }
 
@@ -41,7 +42,8 @@ export function isCompiled(): boolean {
 }
 
 /**
- * argv that starts this same program again (SPEC §6: a worker is the program re-executed).
+ * argv that starts this same program again: a worker is the program re-executed (the CLI, a
+ * compiled guvnor, or a user's program that calls serve()), so all three work the same way.
  * A compiled executable is run as is; a script is run by its runtime.
  */
 export function selfCommand(): string[] {

@@ -22,10 +22,16 @@ const fns = runtime.dlopen("libc.so.6", {
   open: { args: ["buffer", "i32", "u32"], returns: "i32" },
   ftruncate: { args: ["i32", "i64"], returns: "i32" },
   mmap: { args: ["buffer", "u64", "i32", "i32", "i32", "i64"], returns: "pointer" },
+  memfd_create: { args: ["buffer", "u32"], returns: "i32" },
+  posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
+  connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
+  socketpair: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   getrlimit: { args: ["i32", "buffer"], returns: "i32" },
+  getpeername: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  shutdown: { args: ["i32", "i32"], returns: "i32" },
   setrlimit: { args: ["i32", "buffer"], returns: "i32" },
   __errno_location: { args: [], returns: "pointer" },
 });
@@ -33,7 +39,7 @@ const fns = runtime.dlopen("libc.so.6", {
 export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
-const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
+const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26, IPPROTO_TCP = 6, TCP_INFO = 11;
 const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
 const PR_SET_PDEATHSIG = 1;
@@ -155,6 +161,16 @@ export function epollDel(epfd: number, fd: number): void {
   check("epoll_ctl(DEL)", fns.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, new Uint8Array(16)));
 }
 
+/**
+ * Connections waiting in a TCP listener's accept queue, or -1 when the socket cannot say (a unix
+ * socket). For a listening socket the kernel reports the queue length as tcp_info.tcpi_unacked
+ * (u32 at byte 24, after eight u8 fields and four u32).
+ */
+export function acceptQueueLength(fd: number): number {
+  const info = new Uint32Array(26), len = new Uint32Array([104]);
+  return fns.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) < 0 || len[0] < 28 ? -1 : info[6];
+}
+
 export function close(fd: number): void {
   fns.close(fd);
 }
@@ -221,6 +237,22 @@ export function mapSharedFile(path: string, length: number): Uint8Array {
   }
 }
 
+/**
+ * True when something listens at a unix socket path: a non-blocking connect succeeds, or finds
+ * the queue full (EAGAIN). False when nothing does (ECONNREFUSED: a file left by a crash).
+ */
+export function unixSocketAnswers(path: string): boolean {
+  const SOCK_NONBLOCK = 0o4000, EAGAIN = 11;
+  const fd = check("socket(AF_UNIX)", fns.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  try {
+    const addr = encodeUnix(path);
+    if (fns.connect(fd, addr, addr.length) === 0) return true;
+    return runtime.readI32(fns.__errno_location()) === EAGAIN;
+  } finally {
+    fns.close(fd);
+  }
+}
+
 // Process limits (not sockets; kept here while FFI lives in one file).
 const RLIMIT_NOFILE = 7, F_DUPFD_CLOEXEC = 1030;
 
@@ -240,7 +272,62 @@ export function raiseFdLimit(): { soft: number; hard: number; was: number } {
   return { soft: n(lim[0]), hard: n(lim[1]), was: n(was) };
 }
 
+/** The local and peer ports of a connected TCP socket; null for anything else (files, listeners, unix). */
+export function tcpPorts(fd: number): { local: number; peer: number } | null {
+  const buf = new Uint8Array(128), len = new Uint32Array([128]);
+  if (fns.getpeername(fd, buf, len) !== 0) return null;
+  const family = buf[0] | (buf[1] << 8);
+  if (family !== AF_INET && family !== AF_INET6) return null;
+  const peer = (buf[2] << 8) | buf[3];
+  len[0] = 128;
+  if (fns.getsockname(fd, buf, len) !== 0) return null;
+  return { local: (buf[2] << 8) | buf[3], peer };
+}
+
+/** Ends both directions of a connection; the event loop that owns `fd` then sees it close. */
+export function shutdownBoth(fd: number): void {
+  fns.shutdown(fd, 2); // SHUT_RDWR
+}
+
 /** A second descriptor for what `fd` refers to, close-on-exec. */
 export function dup(fd: number): number {
   return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+/** A connected pair of unix stream sockets, close-on-exec (the arbiter's wake-up channel). */
+export function socketpair(): [number, number] {
+  const sv = new Int32Array(2);
+  check("socketpair", fns.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  return [sv[0], sv[1]];
+}
+
+/** A second descriptor for what `fd` refers to, without close-on-exec: for one child to inherit. */
+export function dupInheritable(fd: number): number {
+  const F_DUPFD = 0;
+  return check("fcntl(F_DUPFD)", fns.fcntl(fd, F_DUPFD, 3));
+}
+
+/**
+ * Anonymous shared memory of `length` bytes, allocated up front (a full tmpfs is an error here, not
+ * a SIGBUS in a worker later). Not close-on-exec: Deno.Command children inherit it at its number.
+ */
+export function createSharedMemory(name: string, length: number): number {
+  const fd = check("memfd_create", fns.memfd_create(new TextEncoder().encode(name + "\0"), 0));
+  try {
+    check("ftruncate", fns.ftruncate(fd, length));
+    const err = fns.posix_fallocate(fd, 0, length); // returns the error number, errno untouched
+    if (err !== 0) throw new SysError("posix_fallocate", err);
+    return fd;
+  } catch (err) {
+    fns.close(fd);
+    throw err;
+  }
+}
+
+/** Maps `length` bytes of the shared memory at `fd`; the mapping outlives the descriptor. */
+export function mapSharedMemory(fd: number, length: number): ArrayBuffer {
+  const PROT_RW = 3, MAP_SHARED = 1;
+  const memory = runtime.memoryAt(fns.mmap(null, length, PROT_RW, MAP_SHARED, fd, 0), length);
+  if (!memory) throw new SysError("mmap", runtime.readI32(fns.__errno_location()));
+  return memory;
 }

@@ -8,6 +8,7 @@ import { openSink } from "../log/sink.ts";
 import { dropPrivileges, setCloexec } from "../sockets/libc.ts";
 import { loadWorkerClass, type WorkerClass } from "./classes.ts";
 import { type WorkerState, workerStateFromEnv } from "./state.ts";
+import { takeBalanceTable } from "./balance.ts";
 import type { AppSource } from "./base.ts";
 import { loadHooks } from "../config/load.ts";
 import { setTitle } from "../title.ts";
@@ -22,7 +23,7 @@ export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClas
 export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
   const sink = openSink(cfg.errorLogfile || "-", "stderr");
-  const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+  const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
   // --user/--group: the arbiter bound the sockets; the app never runs with its privileges.
   if (state.ids) {
     try {
@@ -36,6 +37,7 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
   setTitle("worker", cfg.name);
   // Our copies of the listeners must not leak into processes the app spawns.
   for (const s of state.sockets) setCloexec(s.fd, true);
+  if (state.balanceFd !== undefined) takeBalanceTable(state.balanceFd, log);
 
   let worker;
   try {

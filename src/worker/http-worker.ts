@@ -1,13 +1,15 @@
 // Shared run() of the HTTP worker classes: serve, count, access-log, stop gracefully.
 import type http from "node:http";
 import process from "node:process";
-import { type AccessEntry, formatAccess } from "../log/access.ts";
+import { type AccessEntry, accessLine } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
 import { type TlsServing, tlsServing } from "../config/tls.ts";
 import { FORWARDED, type Forwarded, forwardNode, ProxyTrust } from "./forwarded.ts";
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
+import type { CounterWriter } from "../control/counters.ts";
+import type { NativeHandler } from "../runtime/index.ts";
 
 export abstract class HttpWorker extends Worker {
   /** The Node-style listener that serves `this.appExport`. */
@@ -16,6 +18,8 @@ export abstract class HttpWorker extends Worker {
   #accessLog?: Sink;
   #maxRequests = 0;
   #fdLimit = Infinity;
+  /** Request counters in shared memory, read by the arbiter (/metrics, guvnor ctl); unset, nothing is counted. */
+  protected counters?: CounterWriter;
   /** The node-compat path runs preRequest/postRequest with (req, res); the fetch worker runs them itself with Request/Response. */
   protected nodeRequestHooks = true;
 
@@ -75,6 +79,30 @@ export abstract class HttpWorker extends Worker {
     if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
   }
 
+  /**
+   * The native path's handler, counted: in flight while the app works, then the status class and
+   * the time until its response is ready. A Bun WebSocket upgrade (no Response) counts as 101.
+   */
+  protected counted(handler: NativeHandler): NativeHandler {
+    const c = this.counters;
+    if (!c) return handler;
+    return (request, info) => {
+      const t0 = c.started();
+      let res;
+      try {
+        res = handler(request, info);
+      } catch (err) {
+        c.finished(500, t0);
+        throw err;
+      }
+      if (!(res instanceof Promise)) return c.finished(res ? res.status : 101, t0), res;
+      return res.then((r) => (c.finished(r ? r.status : 101, t0), r), (err) => {
+        c.finished(500, t0);
+        throw err;
+      });
+    };
+  }
+
   /** True when --access-logfile is set. */
   protected get logsAccess(): boolean {
     return this.#accessLog !== undefined;
@@ -85,7 +113,7 @@ export abstract class HttpWorker extends Worker {
     // Never let a log line break the response it describes (a throw inside Deno.serve's handler
     // after a WebSocket upgrade ends its accept loop).
     try {
-      this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
     } catch (err) {
       this.log.warn(`Access log line dropped: ${(err as Error).message}`);
     }
@@ -97,6 +125,11 @@ export abstract class HttpWorker extends Worker {
     const proxies = this.proxies;
     const serve: NodeListener = (req, res) => {
       this.countRequest(req.method ?? "-", req.url ?? "-");
+      const c = this.counters;
+      if (c) {
+        const t0 = c.started();
+        res.once("close", () => c.finished(res.statusCode, t0)); // "close" also comes for a cut connection
+      }
       if (this.#accessLog) this.#logWhenDone(req, res);
       if (proxies && !forwardNode(proxies, req)) {
         res.writeHead(400, { "content-type": "text/plain", "connection": "close" });
@@ -140,7 +173,7 @@ export abstract class HttpWorker extends Worker {
         start,
         durationMs: performance.now() - t0,
       };
-      this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
     });
   }
 }

@@ -19,6 +19,8 @@ export interface WorkerState {
   ids: { uid: number; gid: number } | null;
   /** --certfile/--keyfile/--ca-certs as read by the arbiter: the worker never opens the files. */
   tls?: TlsMaterial;
+  /** The balance table all workers of the shared sockets write (worker/balance.ts), a descriptor in the worker. */
+  balanceFd?: number;
 }
 
 /** The state this process was started with, or null when it is not a worker. */
