@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { cleanup, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
+import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
 import { alpn, type Certs, fingerprintOf, getFrom, httpsGet, makeCerts } from "./tls-helpers.ts";
 
 const APP = fixture("app.ts");
@@ -118,6 +118,7 @@ export function tlsSuite(rt: RuntimeName): void {
       fs.renameSync(`${live.key}.new`, live.key);
       fs.copyFileSync(certs.b.cert, `${live.cert}.new`);
       fs.renameSync(`${live.cert}.new`, live.cert);
+      const oldWorkers = g.workerPids();
       g.signal("SIGHUP");
       const end = Date.now() + 15_000;
       while (!st.prints.has(fingerprintOf(certs.b.cert)) && Date.now() < end) await sleep(50);
@@ -125,6 +126,7 @@ export function tlsSuite(rt: RuntimeName): void {
       running = false;
       await Promise.all(loops);
       assert.ok(st.prints.has(fingerprintOf(certs.b.cert)), `the new certificate was never served; stderr:\n${g.stderr}`);
+      await gone(oldWorkers, 10_000); // until then a connection may still reach an old worker
       assert.equal((await httpsGet(port, "/pid", { cacert: certs.b.cert })).fingerprint, fingerprintOf(certs.b.cert));
       assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
       assert.ok(st.ok > 20, `only ${st.ok} requests`);
