@@ -4,6 +4,6 @@ export type { ServeOptions } from "./serve.ts";
 export { Worker } from "./worker/base.ts";
 export type { AppSource } from "./worker/base.ts";
 export type { SocketInfo } from "./sockets/listeners.ts";
-export type { Config, FetchApp, FetchHandler, RemoteAddr, ServeInfo, UserConfig } from "./types.ts";
+export type { Config, WorkerConfig, FetchApp, FetchHandler, RemoteAddr, ServeInfo, UserConfig } from "./types.ts";
 export { defineConfig } from "./config/define.ts";
 export { AddressError, AppLoadError, ConfigError, ExitCode, GuvnorError } from "./errors.ts";

@@ -5,12 +5,10 @@
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
 import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
-import { GUVNOR_FD } from "../sockets/inherited.ts";
+import { FD_ENV, PID_ENV } from "../handoff.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import { Pidfile } from "./pidfile.ts";
-
-const GUVNOR_PID = "GUVNOR_PID";
 
 export class HotUpgrade {
   /** The arbiter that started us with USR2, until it exits. */
@@ -21,8 +19,8 @@ export class HotUpgrade {
   #pidPath = "";
 
   constructor(readonly log: Logger) {
-    const parent = Number(process.env[GUVNOR_PID]);
-    delete process.env[GUVNOR_PID];
+    const parent = Number(process.env[PID_ENV]);
+    delete process.env[PID_ENV];
     if (parent && parent === process.ppid) this.parent = parent;
   }
 
@@ -48,7 +46,7 @@ export class HotUpgrade {
     const childFds = runtime.childFds(fds);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, extraEnv, { [GUVNOR_FD]: childFds.slice(0, listeners.length).join(","), [GUVNOR_PID]: String(process.pid) });
+    Object.assign(env, extraEnv, { [FD_ENV]: childFds.slice(0, listeners.length).join(","), [PID_ENV]: String(process.pid) });
     Object.assign(env, slots?.handoverEnv(childFds.slice(listeners.length)) ?? {});
     this.pidfile?.rename(`${this.#pidPath}.oldbin`);
     const spawn = () => runtime.spawn({ cmd, env, cwd, fds });

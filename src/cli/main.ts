@@ -2,7 +2,7 @@
 // The `guvnor` executable. Started again by the arbiter with GUVNOR_WORKER set, it is a worker:
 // so the CLI, a compiled guvnor and a user's program that embeds serve() all work the same way.
 import process from "node:process";
-import { WORKER_ENV } from "../worker/state.ts";
+import { WORKER_ENV } from "../handoff.ts";
 
 if (process.env[WORKER_ENV]) {
   const { runWorkerFromEnv } = await import("../worker/bootstrap.ts");

@@ -2,11 +2,11 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { appModulePath, expectAppKind, importApp, resolveApp } from "../app/load.ts";
-import { Arbiter } from "../arbiter/arbiter.ts";
+import { runArbiter } from "../arbiter/launch.ts";
 import { formatConfig, resolveConfig } from "../config/load.ts";
 import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
-import { createCliLogger, createLogger } from "../log/logger.ts";
-import { openSink, type Sink } from "../log/sink.ts";
+import { createCliLogger } from "../log/logger.ts";
+import { openSink } from "../log/sink.ts";
 import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
 
@@ -41,27 +41,15 @@ export async function runCli(argv: string[]): Promise<number> {
       return ExitCode.OK;
     }
     // 3. The arbiter, logging to the error log from here on.
-    let sink: Sink = cfg.errorLogfile && cfg.errorLogfile !== "-" ? openSink(cfg.errorLogfile, "stderr") : stderr;
-    const log = createLogger({ level: cfg.logLevel, sink: () => sink });
-    const reloadConfig = async () => {
-      const next = await resolveConfig(argv, process.env, startCwd);
-      return { cfg: next.config, hooks: next.hooks };
-    };
-    const workerCommand = (c: typeof cfg) => workerCommandFor(c.runtime, CLI_MAIN);
-    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig, workerCommand, upgradeCommand: () => ({ cmd: selfCommand(), cwd: startCwd }) });
-    try {
-      return await arbiter.run();
-    } catch (err) {
-      if (err instanceof GuvnorError) {
-        log.error(err.message);
-        return err.exitCode;
-      }
-      log.fatal("Unhandled error in the arbiter", err);
-      await arbiter.stop(false);
-      return ExitCode.USAGE;
-    } finally {
-      sink = stderr;
-    }
+    return await runArbiter({
+      cfg, hooks, cwd, stderr,
+      reloadConfig: async () => {
+        const next = await resolveConfig(argv, process.env, startCwd);
+        return { cfg: next.config, hooks: next.hooks };
+      },
+      workerCommand: (c) => workerCommandFor(c.runtime, CLI_MAIN),
+      upgradeCommand: () => ({ cmd: selfCommand(), cwd: startCwd }),
+    });
   } catch (err) {
     if (err instanceof GuvnorError) {
       cliLog.error(err.message);

@@ -44,9 +44,9 @@ export abstract class HttpWorker extends Worker {
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
   protected countRequest(method: string, target: string): void {
-    this.trace?.started(method, target);
+    this.trace?.traceStarted(method, target);
     this.nr++;
-    if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
+    if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`, 1);
   }
 
   /** True when --access-logfile is set. */

@@ -1,0 +1,14 @@
+// Process-level calls through libc: parent-death signal and signal dispositions.
+import { check, libc } from "./ffi.ts";
+
+const PR_SET_PDEATHSIG = 1;
+
+/** Gives `signum` its default action (SIG_DFL) again, whatever handler the runtime installed. */
+export function resetSignalToDefault(signum: number): void {
+  libc.signal(signum, 0);
+}
+
+/** Linux: have the kernel send `signal` to this process when its parent dies. */
+export function setParentDeathSignal(signal: number): void {
+  check("prctl(PR_SET_PDEATHSIG)", libc.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0));
+}
