@@ -6,4 +6,4 @@ export type { AppSource } from "./worker/base.ts";
 export type { SocketInfo } from "./sockets/listeners.ts";
 export type { Config, WorkerConfig, FetchApp, FetchHandler, RemoteAddr, ServeInfo, UserConfig } from "./types.ts";
 export { defineConfig } from "./config/define.ts";
-export { AddressError, AppLoadError, ConfigError, ExitCode, GuvnorError } from "./errors.ts";
+export { AddressError, AppLoadError, ConfigError, ExitCode, GuvnorError, WorkerBootError } from "./errors.ts";

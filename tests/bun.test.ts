@@ -5,6 +5,8 @@ import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
+import { securitySuite } from "./suite-security.ts";
+import { lifecycleSuite } from "./suite-lifecycle.ts";
 import { workersSuite } from "./suite-workers.ts";
 import { shipSuite } from "./suite-ship.ts";
 
@@ -14,6 +16,8 @@ supervisionSuite("bun");
 systemdSuite("bun");
 upgradeSuite("bun");
 privilegesSuite("bun");
+securitySuite("bun");
+lifecycleSuite("bun");
 workersSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

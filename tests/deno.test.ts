@@ -5,6 +5,8 @@ import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
 import { privilegesSuite } from "./suite-privileges.ts";
+import { securitySuite } from "./suite-security.ts";
+import { lifecycleSuite } from "./suite-lifecycle.ts";
 import { workersSuite } from "./suite-workers.ts";
 
 behaviourSuite("deno");
@@ -13,4 +15,6 @@ supervisionSuite("deno");
 systemdSuite("deno");
 upgradeSuite("deno");
 privilegesSuite("deno");
+securitySuite("deno");
+lifecycleSuite("deno");
 workersSuite("deno");

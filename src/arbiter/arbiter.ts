@@ -3,7 +3,7 @@
 import process from "node:process";
 import { watchForReload } from "./watch.ts";
 import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
-import { ExitCode, GuvnorError } from "../errors.ts";
+import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import { ArbiterSockets } from "./sockets.ts";
@@ -92,6 +92,7 @@ export class Arbiter {
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
+    if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
     this.listeners = this.#sockets.listeners;
     this.#upgrade.createPidfile(cfg.pid);
@@ -103,6 +104,17 @@ export class Arbiter {
     this.#table.listeners = this.listeners;
     this.#table.slots = this.#sockets.slots;
     await this.#manageWorkers();
+  }
+
+  /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
+  #checkScoreboardDir(dir: string): void {
+    try {
+      const sb = this.ctx.createScoreboard(dir);
+      sb.release();
+      this.ctx.closeFd(sb.fd);
+    } catch (err) {
+      throw new ConfigError(`--worker-tmp-dir ${dir}: can't create a worker's scoreboard there: ${(err as { code?: string }).code ?? err}`, { cause: err });
+    }
   }
 
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */

@@ -1,6 +1,7 @@
 // What the arbiter needs from the machine, in one object: the real one starts processes and maps
 // shared memory; the unit tests pass a fake and drive the arbiter's decisions in milliseconds.
 import fs from "node:fs";
+import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
 import { closeFd, createSharedFile, mapShared } from "../sys/memory.ts";
@@ -25,6 +26,8 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Closes a descriptor of ours once the child holds its copy. */
   closeFd(fd: number): void;
+  /** SIGKILLs what is left of a process group (what a dead worker forked). */
+  killGroup(pgid: number): void;
   /** Resident memory of a process in bytes, 0 when unknown. */
   rssBytes(pid: number): number;
   now(): number;
@@ -56,6 +59,13 @@ export const realContext: ArbiterContext = {
     }
   },
   closeFd,
+  killGroup(pgid) {
+    try {
+      process.kill(-pgid, "SIGKILL");
+    } catch {
+      // nothing left in it
+    }
+  },
   rssBytes(pid) {
     try {
       const kb = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);

@@ -158,6 +158,9 @@ export class WorkerTable {
     const out = this.#exits.splice(0);
     for (const { rec, status } of out) {
       this.#workers.delete(rec.pid);
+      // The worker led its own process group: what the app forked goes with it. (While any
+      // member lives, the kernel hands out no pid equal to the group id, so this hits only it.)
+      this.opts.ctx.killGroup(rec.pid);
       rec.board.detach();
       this.#release.get(rec)?.();
       this.#release.delete(rec);

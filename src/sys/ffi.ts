@@ -26,6 +26,7 @@ export const libc = runtime.dlopen("libc.so.6", {
   // the process
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
+  setpgid: { args: ["i32", "i32"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
   __errno_location: { args: [], returns: "pointer" },
 });

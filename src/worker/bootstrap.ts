@@ -8,6 +8,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { setCloexec } from "../sockets/libc.ts";
 import { closeFd, mapShared } from "../sys/memory.ts";
+import { becomeProcessGroupLeader } from "../sys/process.ts";
 import { loadWorkerClass, type WorkerClass } from "./classes.ts";
 import { HandoffError, takeWorkerState, WORKER_ENV, type WorkerState } from "../handoff.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "./scoreboard.ts";
@@ -35,14 +36,16 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
   let worker: Worker | undefined;
   let code: number = ExitCode.OK;
   try {
-    // 1. What the arbiter handed over: our identity, the scoreboard, the sockets.
+    // 1. Our own process group, before the app can fork: the arbiter stops it with us.
+    becomeProcessGroupLeader();
+    // 2. What the arbiter handed over: our identity, the scoreboard, the sockets.
     checkIdentity(state);
     const board = openScoreboard(state.scoreboardFd);
     log.info(`Booting worker with pid: ${process.pid}`);
     setTitle("worker", cfg.name);
     // Our copies of the listeners must not leak into processes the app spawns.
     for (const s of state.sockets) setCloexec(s.fd, true);
-    // 2. The worker, its hooks, then the app, loaded and served by initProcess().
+    // 3. The worker, its hooks, then the app, loaded and served by initProcess().
     const WorkerClass = workerClass ?? await loadWorkerClass(cfg.workerClass, state.cwd);
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));

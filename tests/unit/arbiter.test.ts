@@ -53,6 +53,7 @@ class FakeMachine implements ArbiterContext {
     return { fd: 99, board: this.#next, release() {} };
   }
   closeFd(): void {}
+  killGroup(): void {}
   rssBytes = () => 0;
   now = () => this.t;
   /** The workers that are alive, as the arbiter would see them exit. */
