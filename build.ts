@@ -1,6 +1,6 @@
 // Build tasks. `bun build.ts compile` builds dist/guvnor, one executable; `bun build.ts docs`
 // regenerates docs/settings.md and the README's options table; `bun build.ts check` fails when
-// they are stale or when package.json and deno.json disagree.
+// they are stale or when package.json and deno.json (the JSR package) disagree.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -34,7 +34,12 @@ export function problems(): string[] {
   if (deno.imports?.guvnor !== denoMain) out.push(`deno.json maps "guvnor" to "${deno.imports?.guvnor}", not ${denoMain}`);
   // lib/ is generated (prepare); everything else the package names must be in the repository.
   for (const f of [pkg.bin?.guvnor, ...pkg.files]) if (f && f !== "lib" && !fs.existsSync(file(f))) out.push(`package.json names ${f}, which does not exist`);
-  if (deno.version && deno.version !== pkg.version) out.push(`package.json is ${pkg.version} but deno.json is ${deno.version}`);
+  // deno.json is also the JSR package (@guvnor/guvnor): it needs a name, and the npm version.
+  if (!deno.name) out.push("deno.json has no name: JSR needs one (@guvnor/guvnor)");
+  if (deno.version !== pkg.version) out.push(`package.json is ${pkg.version} but deno.json is ${deno.version}`);
+  for (const f of Object.values(typeof deno.exports === "string" ? { ".": deno.exports } : deno.exports ?? {})) {
+    if (!fs.existsSync(file(String(f)))) out.push(`deno.json exports ${f}, which does not exist`);
+  }
   if (VERSION !== pkg.version) out.push(`package.json is ${pkg.version} but src/version.ts says ${VERSION}`);
   return out;
 }

@@ -1,6 +1,6 @@
 // New connection per request: C client loops, each connects, sends one GET with
 // Connection: close and reads to the end. wrk cannot do this against Bun.serve: it counts
-// every such request as a read error (runtime-facts §0). Usage: connload.ts PORT C SECONDS
+// every such request as a read error, though each response arrives whole. Usage: connload.ts PORT C SECONDS
 import net from "node:net";
 import process from "node:process";
 

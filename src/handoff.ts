@@ -3,17 +3,22 @@
 import process from "node:process";
 import type { SocketInfo } from "./sockets/listeners.ts";
 import type { Config, WorkerConfig } from "./types.ts";
+import type { TlsMaterial } from "./config/tls.ts";
 
 /** A worker's state (JSON): its presence is what makes a guvnor process a worker. */
 export const WORKER_ENV = "GUVNOR_WORKER";
 /** USR2: the listening fds the old arbiter hands the new one ("3,4"). */
 export const FD_ENV = "GUVNOR_FD";
-/** USR2: the old arbiter's pid, so the new one knows whom it replaces. */
-export const PID_ENV = "GUVNOR_PID";
+/** USR2: the old arbiter's pid, so the new one knows whom it replaces (not GUVNOR_PID: that is --pid's). */
+export const PID_ENV = "GUVNOR_UPGRADE_FROM";
 /** USR2 with --reuse-port: which of the new arbiter's fds are which slot ("7,-;8,-"). */
 export const SLOTS_ENV = "GUVNOR_SLOTS";
+/** USR2: the control socket's listening fd, handed to the new arbiter so `guvnor ctl` keeps working. */
+export const CONTROL_FD_ENV = "GUVNOR_CONTROL_FD";
+/** USR2: the --metrics-bind listener's fd, likewise. */
+export const METRICS_FD_ENV = "GUVNOR_METRICS_FD";
 /** Set by guvnor for its own processes: never settings, never warned about. */
-export const INTERNAL_ENV: ReadonlySet<string> = new Set([WORKER_ENV, FD_ENV, PID_ENV, SLOTS_ENV]);
+export const INTERNAL_ENV: ReadonlySet<string> = new Set([WORKER_ENV, FD_ENV, PID_ENV, SLOTS_ENV, CONTROL_FD_ENV, METRICS_FD_ENV]);
 
 export interface WorkerState {
   /** Format version: a worker refuses state from a different guvnor. */
@@ -33,6 +38,8 @@ export interface WorkerState {
   hooks: { file: string; names: string[] } | null;
   /** --user/--group: the ids the worker was started with; it refuses to run as anything else. */
   ids: { uid: number; gid: number } | null;
+  /** --certfile/--keyfile/--ca-certs as the arbiter read them: the worker never opens the files. */
+  tls?: TlsMaterial;
 }
 
 /** Why a worker cannot use what it was handed. */
@@ -64,6 +71,7 @@ export function takeWorkerState(env: Record<string, string | undefined> = proces
   if (!Array.isArray(s.sockets) || !s.sockets.every(isSocketInfo)) throw bad("sockets are not listeners");
   if (s.hooks !== null && !(isObject(s.hooks) && typeof s.hooks.file === "string" && isStrings(s.hooks.names))) throw bad("hooks are not hooks");
   if (s.ids !== null && !(isObject(s.ids) && isCount(s.ids.uid) && isCount(s.ids.gid))) throw bad("ids are not ids");
+  if (s.tls !== undefined && !(isObject(s.tls) && typeof s.tls.cert === "string" && typeof s.tls.key === "string")) throw bad("tls is not a certificate and key");
   return s as unknown as WorkerState;
 }
 

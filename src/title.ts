@@ -5,7 +5,7 @@ import process from "node:process";
 export function setTitle(role: "master" | "worker", name: string): void {
   const title = `guvnor: ${role}${name ? ` [${name}]` : ""}`;
   try {
-    process.title = title; // Deno rewrites /proc/PID/cmdline; Bun keeps it in JS only (runtime-facts §11)
+    process.title = title; // Deno rewrites /proc/PID/cmdline; Bun keeps it in JS only (ps never sees it)
   } catch { /* not supported */ }
   try {
     // The kernel's name (ps -o comm, top), 15 bytes, on both runtimes.

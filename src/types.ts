@@ -6,10 +6,14 @@ export interface Config {
   bind: string[];
   backlog: number;
   reusePort: boolean;
+  /** `--metrics-bind`: the arbiter's /metrics, /healthz and /readyz address; "" is off. */
+  metricsBind: string;
   /** `auto` (native where it works, else compat), `native` or `compat`: how the fetch worker serves. */
   serving: "auto" | "native" | "compat";
   keepAlive: number;
   workers: number;
+  /** The most workers: `workers` may not exceed it, and TTIN stops there. */
+  maxWorkers: number;
   workerClass: string;
   timeout: number;
   bootTimeout: number;
@@ -24,6 +28,9 @@ export interface Config {
   accessLogformat: string;
   errorLogfile: string;
   logLevel: LogLevel;
+  logFormat: "text" | "json";
+  /** The `guvnor ctl` socket's path; "" is off. */
+  controlSocket: string;
   pid: string;
   name: string;
   chdir: string;
@@ -35,6 +42,16 @@ export interface Config {
   config: string;
   checkConfig: boolean;
   printConfig: boolean;
+  certfile: string;
+  keyfile: string;
+  caCerts: string;
+  certReqs: "none" | "optional" | "required";
+  ciphers: string;
+  tlsMinVersion: "1.2" | "1.3";
+  /** Addresses, networks (`10.0.0.0/8`) or `*`. */
+  forwardedAllowIps: string[];
+  /** Lower-case header name → the value that means https. */
+  secureSchemeHeaders: Record<string, string>;
 }
 
 /** The settings a worker sees: the command-line-only ones stay with the arbiter. */

@@ -8,6 +8,10 @@ import { privilegesSuite } from "./suite-privileges.ts";
 import { securitySuite } from "./suite-security.ts";
 import { lifecycleSuite } from "./suite-lifecycle.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { observeSuite } from "./suite-observe.ts";
+import { tlsSuite } from "./suite-tls.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
+import { robustSuite } from "./suite-robust.ts";
 import { shipSuite } from "./suite-ship.ts";
 
 behaviourSuite("bun");
@@ -19,5 +23,9 @@ privilegesSuite("bun");
 securitySuite("bun");
 lifecycleSuite("bun");
 workersSuite("bun");
+observeSuite("bun");
+tlsSuite("bun");
+hardeningSuite("bun");
+robustSuite("bun");
 // Compiled executables are Bun's: deno compile needs a denort binary this machine cannot download.
 shipSuite();

@@ -8,6 +8,10 @@ import { privilegesSuite } from "./suite-privileges.ts";
 import { securitySuite } from "./suite-security.ts";
 import { lifecycleSuite } from "./suite-lifecycle.ts";
 import { workersSuite } from "./suite-workers.ts";
+import { observeSuite } from "./suite-observe.ts";
+import { tlsSuite } from "./suite-tls.ts";
+import { hardeningSuite } from "./suite-hardening.ts";
+import { robustSuite } from "./suite-robust.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
@@ -18,3 +22,7 @@ privilegesSuite("deno");
 securitySuite("deno");
 lifecycleSuite("deno");
 workersSuite("deno");
+observeSuite("deno");
+tlsSuite("deno");
+hardeningSuite("deno");
+robustSuite("deno");

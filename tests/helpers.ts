@@ -55,6 +55,8 @@ export class Guvnor {
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("GUVNOR_")) env[k] = v;
     delete env.PORT;
     delete env.WEB_CONCURRENCY;
+    // No control socket unless a test asks for one: suites share the repository as their directory.
+    env.GUVNOR_CONTROL_SOCKET = "";
     const child = spawn(cmd, [...pre, ...args], { cwd: opts.cwd ?? ROOT, env: { ...env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
     this.pid = child.pid!;
     child.stdout!.on("data", (d) => (this.stdout += d));
@@ -195,6 +197,30 @@ export function request(target: string | RequestTarget, timeoutMs = 10_000): Pro
   });
 }
 
+/**
+ * Requests `${base}/pid` (the app answers with its process id) on fresh connections until worker
+ * `pid` has answered, so a test that kills it knows requests reached it first.
+ */
+export async function answeredBy(base: string, pid: number, tries = 300): Promise<void> {
+  const seen = new Set<string>();
+  for (let i = 0; i < tries; i++) {
+    const body = (await request(`${base}/pid`)).body;
+    if (body === String(pid)) return;
+    seen.add(body);
+  }
+  throw new Error(`worker ${pid} never answered ${tries} requests (answered by: ${[...seen].join(", ")})`);
+}
+
+/** A keep-alive agent whose one connection is served by worker `pid`: requests through it reach that worker. */
+export async function agentTo(base: string, pid: number, tries = 100): Promise<http.Agent> {
+  for (let i = 0; i < tries; i++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    if ((await request({ url: `${base}/pid`, agent })).body === String(pid)) return agent;
+    agent.destroy();
+  }
+  throw new Error(`no connection to worker ${pid} in ${tries} tries`);
+}
+
 /** Keeps `loops` clients opening fresh connections until stop(); counts outcomes and pids. */
 export function continuousLoad(url: string, loops = 4): { stop: () => Promise<{ ok: number; failed: number; errors: string[]; pids: Set<string> }> } {
   let running = true;
@@ -225,17 +251,20 @@ export function continuousLoad(url: string, loops = 4): { stop: () => Promise<{ 
   };
 }
 
-/** Starts the CLI on a free loopback port with `workers` workers and waits until it answers. */
+/**
+ * Starts the CLI on a free loopback port with `workers` workers and waits until they booted and
+ * (unless `probe` is false: an app that is not HTTP) a request to `/` is answered.
+ */
 export async function boot(
   rt: RuntimeName,
   args: string[],
   workers = 1,
-  opts: { env?: Record<string, string>; cwd?: string } = {},
+  opts: { env?: Record<string, string>; cwd?: string; probe?: boolean } = {},
 ): Promise<{ g: Guvnor; base: string; port: number }> {
   const port = await freePort();
-  const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args], opts);
+  const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args], { env: opts.env, cwd: opts.cwd });
   const base = `http://127.0.0.1:${port}`;
-  await g.ready(workers, `${base}/`);
+  await g.ready(workers, opts.probe === false ? undefined : `${base}/`);
   return { g, base, port };
 }
 

@@ -1,11 +1,11 @@
-// The native serving path (issue 4): Bun.serve / Deno.serve adopting the arbiter's sockets.
+// The native serving path: Bun.serve / Deno.serve adopting the arbiter's sockets.
 // Real CLI, loopback sockets, real signals; never asserts speed.
 import assert from "node:assert/strict";
 import net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+import { agentTo, answeredBy, boot, cleanup, fixture, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("app.ts");
 
@@ -40,17 +40,7 @@ function wsEcho(url: string, message: string): Promise<string> {
 export function nativeSuite(rt: RuntimeName): void {
   afterEach(cleanup);
 
-  const start = async (args: string[], workers = 1) => {
-    const port = await freePort();
-    const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args]);
-    await g.ready(workers, `http://127.0.0.1:${port}/`);
-    return { g, port, base: `http://127.0.0.1:${port}` };
-  };
-  const stopCleanly = async (g: Guvnor) => {
-    g.signal("SIGTERM");
-    assert.deepEqual(await g.exit(), { code: 0, signal: null }, g.stderr);
-    await gone(g.workerPids());
-  };
+  const start = (args: string[], workers = 1) => boot(rt, args, workers);
 
   describe(`guvnor on ${rt}: native serving`, () => {
     it("serves natively by default, says so once per worker, and both workers take requests", async () => {
@@ -78,6 +68,8 @@ export function nativeSuite(rt: RuntimeName): void {
     it("TERM to a busy worker loses nothing: its in-flight requests finish, new connections go elsewhere", async () => {
       const { g, port, base } = await start([APP], 2);
       const [victim] = g.workerPids();
+      // One slow request certainly in flight at the victim: on a keep-alive connection it accepted.
+      const pinned = request({ url: `${base}/slow?ms=800`, agent: await agentTo(base, victim) });
       const slow = Array.from({ length: 4 }, () => request(`${base}/slow?ms=800`));
       await sleep(200);
       let stopLoad = () => {};
@@ -89,6 +81,7 @@ export function nativeSuite(rt: RuntimeName): void {
       stopLoad();
       const st = await load;
       for (const r of await Promise.all(slow)) assert.equal(r.status, 200);
+      assert.deepEqual(await pinned.then((r) => [r.status, r.body]), [200, `slow done ${victim}`], "the victim finished its request");
       assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
       assert.ok(st.ok > 0);
       assert.match(g.stderr, new RegExp(`\\[${victim}\\] \\[INFO\\] Worker exiting`));
@@ -127,10 +120,13 @@ export function nativeSuite(rt: RuntimeName): void {
     it("keeps a dead worker's slot: its connections wait for the replacement", async () => {
       const { g, base } = await start(["--reuse-port", APP], 2);
       const [victim] = g.workerPids();
+      await answeredBy(base, victim); // its slot takes connections
       process.kill(victim, "SIGKILL");
       const replies = await burst(base, 24); // about half hash to the victim's slot
       for (const r of replies) assert.equal(r.status, 200);
       assert.ok(!replies.some((r) => r.body === String(victim)));
+      const replacement = g.workerPids()[2];
+      assert.ok(replies.some((r) => r.body === String(replacement)), "the replacement answered what waited on the dead worker's slot");
       await stopCleanly(g);
     });
 

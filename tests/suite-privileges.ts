@@ -1,4 +1,4 @@
-// --user/--group (issue 5): the arbiter binds as root (port 80 too), the workers run as nobody.
+// --user/--group: the arbiter binds as root (port 80 too), the workers run as nobody.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import process from "node:process";

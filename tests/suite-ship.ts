@@ -1,4 +1,4 @@
-// Shipping (issue 5): one compiled executable, and a user's program embedding serve(), compiled.
+// Shipping: one compiled executable, and a user's program embedding serve(), compiled.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
@@ -16,8 +16,13 @@ export function shipSuite(): void {
       const dir = tmpDir();
       const [exe] = compile(dir);
       const port = await freePort();
-      const g = new Guvnor("bun", ["-w", "2", "-b", `127.0.0.1:${port}`, fixture("app.ts")], { command: [exe] });
+      const sock = path.join(dir, "guvnor.ctl");
+      const g = new Guvnor("bun", ["-w", "2", "-b", `127.0.0.1:${port}`, "--control-socket", sock, fixture("app.ts")], { command: [exe] });
       await g.ready(2, `http://127.0.0.1:${port}/`);
+      // guvnor ctl is the same executable.
+      const ctl = spawnSync(exe, ["ctl", "-s", sock, "workers", "--json"], { encoding: "utf8" });
+      assert.equal(ctl.status, 0, ctl.stderr);
+      assert.deepEqual(JSON.parse(ctl.stdout).map((w: { pid: number }) => w.pid).sort(), g.workerPids().sort());
       const pids = new Set<string>();
       for (let i = 0; i < 200 && pids.size < 2; i++) pids.add((await request(`http://127.0.0.1:${port}/pid`)).body);
       assert.equal(pids.size, 2);
@@ -33,7 +38,7 @@ export function shipSuite(): void {
       assert.equal(pack.status, 0, pack.stderr);
       const tgz = path.join(packDir, pack.stdout.trim().split("\n").at(-1)!);
       // Only the package's runtime dependencies; bun and deno come from PATH, as on a user's machine.
-      const env = { PATH: `${path.join(ROOT, "node_modules", ".bin")}:${process.env.PATH}` };
+      const env = { PATH: `${path.join(ROOT, "node_modules", ".bin")}:${process.env.PATH}`, GUVNOR_CONTROL_SOCKET: "guvnor.ctl" };
       const denoDir = tmpDir();
       fs.writeFileSync(path.join(denoDir, "package.json"), JSON.stringify({ name: "user-app", private: true, type: "module" }));
       const install = spawnSync("npm", ["install", "--silent", "--no-audit", "--no-fund", "--omit=dev", tgz], { cwd: denoDir, encoding: "utf8" });
@@ -51,6 +56,9 @@ export function shipSuite(): void {
         await g.ready(1, `http://127.0.0.1:${port}/`).catch((e) => { throw new Error(`${name}: ${e.message}`); });
         assert.equal((await request(`http://127.0.0.1:${port}/x`)).body, "hello /x", name);
         const [arbiter] = g.arbiterPids();
+        const ctl = spawnSync(command[0], [...command.slice(1), "ctl", "-s", path.join(cwd, "guvnor.ctl"), "status", "--json"], { cwd, env: { ...process.env, ...env }, encoding: "utf8" });
+        assert.equal(ctl.status, 0, `${name} ctl: ${ctl.stderr}`);
+        assert.equal(JSON.parse(ctl.stdout).pid, arbiter, name);
         process.kill(arbiter, "SIGTERM");
         await gone([arbiter, ...g.workerPids()]);
         await g.exit();

@@ -1,4 +1,4 @@
-// systemd (issue 5): socket activation and sd_notify, without systemd as PID 1:
+// systemd: socket activation and sd_notify, without systemd as PID 1:
 // systemd-socket-activate (Debian's systemd package) hands guvnor the sockets.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";

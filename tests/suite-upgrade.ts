@@ -1,4 +1,4 @@
-// USR2 hot upgrade (issue 5): a new arbiter on the same sockets, gunicorn's pid file dance,
+// USR2 hot upgrade: a new arbiter on the same sockets, gunicorn's pid file dance,
 // and a continuous client that sees no failure through the whole procedure.
 import assert from "node:assert/strict";
 import fs from "node:fs";

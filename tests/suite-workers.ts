@@ -1,4 +1,4 @@
-// Worker classes (issue 6): custom workers from docs/custom-workers.md and examples/, the node
+// Worker classes: custom workers from docs/custom-workers.md and examples/, the node
 // worker with a real Express app, and real framework apps through the fetch worker.
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -6,7 +6,7 @@ import http from "node:http";
 import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { cleanup, fixture, freePort, gone, Guvnor, request, ROOT, type RuntimeName, tmpDir } from "./helpers.ts";
+import { boot, cleanup, fixture, freePort, gone, Guvnor, request, ROOT, type RuntimeName, stopCleanly, tmpDir } from "./helpers.ts";
 
 const example = (name: string): string => path.join(ROOT, "examples", name);
 
@@ -53,18 +53,8 @@ const post = (url: string, body: unknown) =>
 export function workersSuite(rt: RuntimeName): void {
   afterEach(cleanup);
 
-  const start = async (args: string[], workers = 1, opts: { cwd?: string; probe?: boolean } = {}) => {
-    const port = await freePort();
-    const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), ...args], { cwd: opts.cwd });
-    const base = `http://127.0.0.1:${port}`;
-    await g.ready(workers, opts.probe === false ? undefined : `${base}/`);
-    return { g, base, port };
-  };
-  const stop = async (g: Guvnor) => {
-    g.signal("SIGTERM");
-    assert.deepEqual(await g.exit(), { code: 0, signal: null }, g.stderr);
-    await gone(g.workerPids());
-  };
+  const start = (args: string[], workers = 1, opts: { cwd?: string; probe?: boolean } = {}) => boot(rt, args, workers, opts);
+  const stop = stopCleanly;
 
   describe(`guvnor on ${rt}: custom worker classes`, () => {
     it("examples/node-http-worker.ts serves a (req, res) app and an Express app with node:http", async () => {

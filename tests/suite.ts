@@ -29,7 +29,7 @@ export function behaviourSuite(rt: RuntimeName): void {
       const seen = new Set<string>();
       for (let i = 0; i < 300 && seen.size < 2; i++) seen.add((await request(`${base}/pid`)).body);
       assert.deepEqual([...seen].map(Number).sort(), [...workers].sort(), "both workers answered");
-      assert.ok(!workers.includes(g.pid), "the arbiter never serves");
+      assert.ok(!seen.has(String(g.pid)), "the arbiter never answers a request");
       await stopCleanly(g);
     });
 
@@ -313,7 +313,7 @@ export function behaviourSuite(rt: RuntimeName): void {
     it("bad value from the environment names the variable", async () => {
       const g = new Guvnor(rt, [APP], { env: { GUVNOR_TIMEOUT: "soon" } });
       assert.equal((await g.exit()).code, 1);
-      assert.match(g.stderr, /GUVNOR_TIMEOUT must be 0 or more seconds \(got "soon"\)/);
+      assert.match(g.stderr, /GUVNOR_TIMEOUT must be 0 to 86400 seconds \(got "soon"\)/);
     });
     it("malformed bind address", async () => {
       await fails(["-b", "127.0.0.1:99999", APP], 1, /Invalid bind address "127\.0\.0\.1:99999": port must be a number between 0 and 65535/);

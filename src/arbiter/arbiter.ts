@@ -18,6 +18,7 @@ import type { ArbiterOptions, Reload } from "./options.ts";
 import { type ArbiterContext, realContext } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
 import { VERSION } from "../version.ts";
+import { Observer } from "../control/observer.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
@@ -43,6 +44,8 @@ export class Arbiter {
   #ready = false;
   #reload?: Reload;
   readonly #brake: CrashBrake;
+  /** `guvnor ctl` and /metrics. */
+  readonly #observe: Observer;
 
   constructor(readonly opts: ArbiterOptions, readonly ctx: ArbiterContext = realContext) {
     this.cfg = opts.cfg;
@@ -60,6 +63,24 @@ export class Arbiter {
         return names.length && this.cfg.config ? { file: this.cfg.config, names } : null;
       },
     });
+    this.#observe = new Observer({
+      log: opts.log,
+      counters: () => undefined,
+      view: () => ({
+        generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
+        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null })),
+        stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
+      }),
+      verbs: {
+        setWorkers: async (n) => void (await this.#setNumWorkers(n), this.#signals.wake()),
+        signal: (sig) => this.#signals.push(sig),
+        recycle: (pid, why) => {
+          const rec = this.#table.all().find((w) => w.pid === pid);
+          if (rec) this.log.info(`Recycling worker (pid:${pid}): ${why}`), rec.recycling = true, this.#signals.wake();
+          return rec !== undefined;
+        },
+      },
+    });
   }
 
   /**
@@ -72,6 +93,7 @@ export class Arbiter {
       await this.start();
       for (;;) {
         await this.#signals.sleep(this.#tick());
+        this.#observe.tick();
         await this.step();
       }
     } catch (err) {
@@ -95,8 +117,15 @@ export class Arbiter {
     if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
     this.listeners = this.#sockets.listeners;
-    this.#upgrade.createPidfile(cfg.pid);
-    for (const l of this.listeners) this.log.info(`Listening at: ${l.address} (${this.pid})`);
+    try {
+      await this.#observe.open(cfg, !this.#upgrade.parent);
+      this.#upgrade.createPidfile(cfg.pid);
+    } catch (err) {
+      this.#observe.close(this.#upgrade.ownsSockets);
+      this.#sockets.close(this.#upgrade.ownsSockets);
+      throw err;
+    }
+    for (const l of this.listeners) this.log.info(`Listening at: ${cfg.certfile ? l.address.replace(/^http:/, "https:") : l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== this.ctx.runtimeName ? ` (on ${cfg.runtime})` : ""}`);
     this.#signals.install();
     if (cfg.reload) watchForReload(cfg, this.opts.cwd, this.log, () => this.#signals.push("SIGHUP"));
@@ -123,7 +152,10 @@ export class Arbiter {
     const sig = this.#signals.shift();
     if (sig) await this.#dispatch(sig);
     this.#inspectWorkers();
-    if (this.#upgrade.promoteIfOrphaned(this.listeners)) this.#notify.ready("promoted");
+    if (this.#upgrade.promoteIfOrphaned(this.listeners)) {
+      this.#notify.ready("promoted");
+      await this.#observe.promoted();
+    }
     await this.#manageWorkers();
   }
 
@@ -199,8 +231,9 @@ export class Arbiter {
     throw new Halt(ExitCode.OK);
   }
 
-  /** TTIN: one worker more. */
+  /** TTIN: one worker more, up to --max-workers. */
   async handleTtin(): Promise<void> {
+    if (this.numWorkers >= this.cfg.maxWorkers) return this.log.warn(`TTIN ignored: already at --max-workers ${this.cfg.maxWorkers}`);
     await this.#setNumWorkers(this.numWorkers + 1);
   }
 
@@ -221,7 +254,7 @@ export class Arbiter {
     const { cmd, cwd } = this.opts.upgradeCommand();
     this.#upgrade.start(cmd, cwd, this.listeners, env, (status) => {
       this.log.warn(`New arbiter exited (${status.signal ?? `code ${status.code}`}); this one carries on`);
-    }, this.#sockets.slots);
+    }, this.#sockets.slots, this.#observe.handover());
   }
 
   /** WINCH: gracefully stop every worker; the arbiter and its sockets stay (HUP or TTIN bring workers back). */
@@ -248,6 +281,7 @@ export class Arbiter {
     this.#notify.close();
     this.#table.killAll("SIGKILL");
     this.#sockets.close(this.#upgrade.ownsSockets);
+    this.#observe.close(this.#upgrade.ownsSockets);
     this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
     this.log.info("Shutting down: Master");
@@ -263,6 +297,7 @@ export class Arbiter {
 
   async #reapWorkers(): Promise<void> {
     for (const { rec, status } of this.#table.reap()) {
+      this.#observe.exited(rec, status, undefined);
       await this.#hook("childExit", rec, status);
       if (this.#stopping) continue;
       const bootError = status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR;
@@ -298,6 +333,7 @@ export class Arbiter {
     if (this.#stopping) return;
     for (const { rec, why } of this.#table.inspect(this.cfg).recycle) {
       this.log.info(`Recycling worker (pid:${rec.pid}): ${why}`);
+      this.#observe.recycling(rec.pid, why);
       rec.recycling = true;
     }
     // A new generation that does not serve in time is a failed reload.

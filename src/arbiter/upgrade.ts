@@ -10,6 +10,13 @@ import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import { Pidfile } from "./pidfile.ts";
 
+/** Other sockets a new arbiter takes over: their fds, the variables naming them, and how to make them inheritable for the spawn. */
+export interface Handover {
+  fds: number[];
+  env(childFds: number[]): Record<string, string>;
+  inheritable<T>(spawn: () => T): T;
+}
+
 export class HotUpgrade {
   /** The arbiter that started us with USR2, until it exits. */
   parent?: number;
@@ -38,18 +45,21 @@ export class HotUpgrade {
   }
 
   /** Starts the new arbiter with our listeners; calls onExit when it ends. */
-  start(cmd: string[], cwd: string, listeners: Listener[], extraEnv: Record<string, string>, onExit: (s: ExitStatus) => void, slots?: ReusePortSlots): void {
+  start(cmd: string[], cwd: string, listeners: Listener[], extraEnv: Record<string, string>, onExit: (s: ExitStatus) => void, slots?: ReusePortSlots, more?: Handover): void {
     if (this.child) return this.log.warn(`USR2 ignored: a new arbiter is already running (pid: ${this.child.pid})`);
     if (this.parent) return this.log.warn("USR2 ignored: this arbiter is itself an upgrade; stop the old one first");
     // --reuse-port: the extra slot sockets go too, after the listeners, so no slot's queue is lost.
-    const fds = [...listeners.map((l) => l.fd), ...(slots?.handoverFds() ?? [])];
+    // The control and metrics sockets (close-on-exec, so inheritable only during this spawn) go last.
+    const slotFds = slots?.handoverFds() ?? [], moreFds = more?.fds ?? [];
+    const fds = [...listeners.map((l) => l.fd), ...slotFds, ...moreFds];
     const childFds = runtime.childFds(fds);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
     Object.assign(env, extraEnv, { [FD_ENV]: childFds.slice(0, listeners.length).join(","), [PID_ENV]: String(process.pid) });
-    Object.assign(env, slots?.handoverEnv(childFds.slice(listeners.length)) ?? {});
+    Object.assign(env, slots?.handoverEnv(childFds.slice(listeners.length, listeners.length + slotFds.length)) ?? {});
+    Object.assign(env, more?.env(childFds.slice(listeners.length + slotFds.length)) ?? {});
     this.pidfile?.rename(`${this.#pidPath}.oldbin`);
-    const spawn = () => runtime.spawn({ cmd, env, cwd, fds });
+    const spawn = more ? () => more.inheritable(() => runtime.spawn({ cmd, env, cwd, fds })) : () => runtime.spawn({ cmd, env, cwd, fds });
     const child = slots ? slots.allInheritable(spawn) : spawn();
     this.child = child;
     this.log.info(`Started new arbiter (pid: ${child.pid}) on the same sockets`);

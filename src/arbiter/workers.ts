@@ -10,6 +10,7 @@ import { type WorkerState, workerEnv } from "../handoff.ts";
 import type { Scoreboard } from "../worker/scoreboard.ts";
 import type { ArbiterContext, NewScoreboard } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
+import { tlsMaterialFor } from "../config/tls.ts";
 
 export interface WorkerRecord {
   readonly pid: number;
@@ -89,6 +90,7 @@ export class WorkerTable {
       cwd,
       hooks: this.opts.workerHooks(),
       ids,
+      tls: tlsMaterialFor(cfg),
     };
     const env = workerEnv(process.env, cfg.env, state);
     let handle: ChildProcessHandle;

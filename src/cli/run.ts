@@ -11,7 +11,9 @@ import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
 
 // Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
-const CLI_MAIN = fileURLToPath(new URL("./main.ts", import.meta.url));
+// A URL when guvnor runs from JSR (Deno runs a URL as it runs a path).
+const MAIN_URL = new URL("./main.ts", import.meta.url);
+const CLI_MAIN = MAIN_URL.protocol === "file:" ? fileURLToPath(MAIN_URL) : MAIN_URL.href;
 
 /** Runs the CLI and returns the exit code; bad input is one line on stderr. */
 export async function runCli(argv: string[]): Promise<number> {

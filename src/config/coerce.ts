@@ -15,6 +15,14 @@ export const str = (): Parser<string> =>
     return raw;
   });
 
+/** A string that is empty (off) or passes `check`. */
+export const optional = (check: (s: string, source: string) => void): Parser<string> =>
+  parser("value", (raw, source) => {
+    if (typeof raw !== "string") throw fail(source, "a string", raw);
+    if (raw !== "") check(raw, source);
+    return raw;
+  });
+
 export const oneOf = <T extends string>(...choices: T[]): Parser<T> =>
   parser("value", (raw, source) => {
     if (typeof raw !== "string" || !choices.includes(raw as T)) throw fail(source, `one of ${choices.join(", ")}`, raw);
@@ -29,11 +37,18 @@ export const int = (min: number, what: string): Parser<number> =>
     return n;
   });
 
-/** A number of seconds ≥ min (fractions allowed). */
-export const seconds = (min: number, what: string): Parser<number> =>
+/**
+ * The longest duration a setting takes: one day. Timers hold at most 2^31-1 ms (about 24.8 days);
+ * a longer delay overflows and fires at once, so a huge --graceful-timeout would kill in-flight
+ * requests instead of waiting for them.
+ */
+export const MAX_SECONDS = 86_400;
+
+/** A number of seconds from `min` to a day (fractions allowed). */
+export const seconds = (min: number): Parser<number> =>
   parser("value", (raw, source) => {
     const n = typeof raw === "number" ? raw : typeof raw === "string" && raw.trim() !== "" ? Number(raw) : NaN;
-    if (!Number.isFinite(n) || n < min) throw fail(source, what, raw);
+    if (!Number.isFinite(n) || n < min || n > MAX_SECONDS) throw fail(source, `${min} to ${MAX_SECONDS} seconds`, raw);
     return n;
   });
 

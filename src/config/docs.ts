@@ -31,8 +31,11 @@ export function settingsDoc(): string {
     "are comma-separated (`GUVNOR_BIND=127.0.0.1:8000,unix:/run/app.sock`) and booleans are",
     "`1`/`0`, `true`/`false`, `yes`/`no`.",
     "",
+    "Durations are seconds (fractions allowed) and at most 86400, a day: a timer holds at most",
+    "2^31-1 ms (about 24.8 days), and a longer delay would overflow and fire at once.",
+    "",
   ];
-  for (const section of ["Server", "Workers", "Logging", "Process", "Config"] as const) {
+  for (const section of ["Server", "Workers", "Logging", "Process", "Config", "TLS", "Proxy"] as const) {
     out.push(`## ${section}`, "");
     for (const s of SETTINGS.filter((x) => x.section === section)) {
       out.push(`### \`${s.key}\``, "");
@@ -69,7 +72,8 @@ export function settingsDoc(): string {
     "`t` time, `r` request line, `m` method, `U` path, `q` query, `H` protocol, `s` status,",
     "`B` body bytes, `b` body bytes or `-`, `f` referer, `a` user agent, `T` seconds, `M` milliseconds,",
     "`D` microseconds, `L` decimal seconds, `p` worker pid, `{name}i` request header,",
-    "`{name}o` response header, `{NAME}e` environment variable. Write each as `%(x)s`.",
+    "`{name}o` response header, `{NAME}e` environment variable, and gunicorn's `{wsgi.url_scheme}e`, the",
+    "scheme (`http` or `https`). Write each as `%(x)s`, e.g. `%({wsgi.url_scheme}e)s`.",
     "",
   );
   return out.join("\n");

@@ -8,6 +8,7 @@ import { ConfigError } from "../errors.ts";
 import type { Config } from "../types.ts";
 import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
 import { resolveIds } from "./users.ts";
+import { loadTls } from "./tls.ts";
 import { importErrorText } from "../app/load.ts";
 import { INTERNAL_ENV } from "../handoff.ts";
 import { defaultOf, envName, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
@@ -34,19 +35,42 @@ export function parseArgv(argv: string[]): Raw {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: joinNegativeValues(argv), options, allowPositionals: true, strict: true });
   } catch (err) {
     const msg = (err as Error).message;
     const unknown = msg.match(/Unknown option '([^']+)'/);
     if (unknown) throw new ConfigError(`Unknown option ${unknown[1]} (see guvnor --help)`);
     const missing = msg.match(/Option '(?:-\w, )?(--[\w-]+)[^']*' argument missing/);
     if (missing) throw new ConfigError(`Option ${missing[1]} needs a value`);
+    const ambiguous = msg.match(/argument is ambiguous[\s\S]*'(--[\w-]+)=-XYZ'/);
+    if (ambiguous) throw new ConfigError(`Option ${ambiguous[1]} needs a value; one that starts with a dash is written ${ambiguous[1]}=-VALUE`);
     throw new ConfigError(msg.split("\n")[0]);
   }
   const out: Raw = {};
   for (const s of SETTINGS) if (parsed.values[s.flag] !== undefined) out[s.key] = parsed.values[s.flag];
   if (parsed.positionals.length > 1) throw new ConfigError(`Expected one APP, got ${parsed.positionals.length}: ${parsed.positionals.join(" ")}`);
   if (parsed.positionals.length === 1) out.app = parsed.positionals[0];
+  return out;
+}
+
+/**
+ * `-w -1` as `--workers=-1`: node:util's parseArgs takes a value starting with a dash for an option
+ * ("argument is ambiguous"), so a negative number would never reach the setting's own check.
+ */
+function joinNegativeValues(argv: string[]): string[] {
+  const takesValue = new Map<string, string>();
+  for (const s of SETTINGS) {
+    if (s.parse.kind === "boolean") continue;
+    takesValue.set(`--${s.flag}`, s.flag);
+    if (s.short) takesValue.set(`-${s.short}`, s.flag);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--") return [...out, ...argv.slice(i)];
+    const flag = takesValue.get(argv[i]);
+    if (flag && /^-[\d.]/.test(argv[i + 1] ?? "")) out.push(`--${flag}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
   return out;
 }
 
@@ -122,14 +146,24 @@ export async function resolveConfig(
 
   // 3. Each setting from the strongest source that has it, parsed with that source's name.
   const config: Record<string, unknown> = {};
+  const source: Record<string, string> = {};
   for (const s of SETTINGS) {
-    if (cli[s.key] !== undefined) config[s.key] = s.parse(cli[s.key], s.key === "app" ? "APP" : `--${s.flag}`);
-    else if (envRaw[s.key] !== undefined) config[s.key] = s.parse(envRaw[s.key], envName(s));
-    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], `${s.key} in ${fileName}`);
+    if (cli[s.key] !== undefined) config[s.key] = s.parse(cli[s.key], source[s.key] = s.key === "app" ? "APP" : `--${s.flag}`);
+    else if (envRaw[s.key] !== undefined) config[s.key] = s.parse(envRaw[s.key], source[s.key] = envName(s));
+    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], source[s.key] = `${s.key} in ${fileName}`);
     else config[s.key] = defaultOf(s, env);
+  }
+  // 4. Bounds between settings: workers ≤ maxWorkers.
+  for (const s of SETTINGS) {
+    const max = s.atMost && SETTINGS_BY_KEY.get(s.atMost);
+    if (!max || (config[s.key] as number) <= (config[max.key] as number)) continue;
+    const from = source[s.key] ?? (s.key === "workers" && env.WEB_CONCURRENCY ? "WEB_CONCURRENCY" : `--${s.flag}`);
+    const limit = source[max.key] ? `set by ${source[max.key]}` : `(${max.defaultDoc}; raise it with --${max.flag})`;
+    throw new ConfigError(`${from} is ${config[s.key]}, above the maximum of ${config[max.key]} ${limit}`);
   }
   if (file) config.config = file;
   resolveIds(config.user as string, config.group as string); // an unknown user is an error now, not in every worker
+  loadTls(config as unknown as Config, cwd); // a missing or mismatched certificate and key too
   const known = new Set(SETTINGS.map(envName));
   const unknownEnv = Object.keys(env).filter((k) => k.startsWith("GUVNOR_") && !known.has(k) && !INTERNAL_ENV.has(k));
   return { config: config as unknown as Config, configFile: file, hooks, unknownEnv };

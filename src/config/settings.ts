@@ -1,8 +1,11 @@
 // Every setting, once. The CLI flags, GUVNOR_* environment variables, config-file keys,
 // defaults, validation and docs/settings.md are all derived from this table.
+import os from "node:os";
 import process from "node:process";
-import { bool, int, keyValue, list, matching, oneOf, type Parser, seconds, str, umask } from "./coerce.ts";
+import { bool, int, keyValue, list, matching, oneOf, optional, type Parser, seconds, str, umask } from "./coerce.ts";
+import { certReqs, headerValues, ipOrNetwork } from "./coerce-tls.ts";
 import { parseAddress } from "../sockets/address.ts";
+import { ConfigError } from "../errors.ts";
 import { LOG_LEVELS, type LogLevel } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 
@@ -16,7 +19,7 @@ export interface Setting {
   short?: string;
   /** Placeholder in help, e.g. "N", "ADDR". */
   meta?: string;
-  section: "Server" | "Workers" | "Logging" | "Process" | "Config";
+  section: "Server" | "Workers" | "Logging" | "Process" | "Config" | "TLS" | "Proxy";
   parse: Parser;
   /** A value, or a function of the environment (gunicorn's PORT / WEB_CONCURRENCY). */
   default: unknown | ((env: Env) => unknown);
@@ -24,10 +27,19 @@ export interface Setting {
   defaultDoc?: string;
   /** Set on the command line or in the environment only, never in a config file. */
   cliOnly?: boolean;
+  /** Key of the setting whose value is this one's maximum (workers ≤ maxWorkers). */
+  atMost?: string;
   doc: string;
 }
 
 const bindItem = (s: string) => void parseAddress(s);
+const namedBindItem = (s: string, source: string) => {
+  try {
+    parseAddress(s);
+  } catch (err) {
+    throw new ConfigError(`${source}: ${(err as Error).message}`, { cause: err });
+  }
+};
 
 export const SETTINGS: readonly Setting[] = [
   {
@@ -46,18 +58,28 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Linux: per TCP address, one `SO_REUSEPORT` socket per worker slot, all held by the arbiter; the kernel spreads connections across slots, so a burst of keep-alive connections cannot pile onto one worker. A slot keeps its queue while its worker is replaced; only fewer workers (TTOU) close one. Off: every worker accepts from one shared socket.",
   },
   {
+    key: "metricsBind", flag: "metrics-bind", meta: "ADDR", section: "Server", parse: optional(namedBindItem), default: "",
+    defaultDoc: "off",
+    doc: "Serve `GET /metrics` (Prometheus text format), `/healthz` and `/readyz` from the arbiter at this address (the `--bind` forms); never on the app's sockets.",
+  },
+  {
     key: "serving", flag: "serving", meta: "auto|native|compat", section: "Server", parse: oneOf("auto", "native", "compat"), default: "auto",
     doc: "How the `fetch` worker serves: `native` runs `Bun.serve`/`Deno.serve` on the inherited sockets (Linux); `compat` is node:http, slower but portable; `auto` is native where it works, else compat with a warning saying why.",
   },
   {
-    key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0, "0 or more seconds"), default: 5,
-    doc: "Seconds an idle keep-alive connection is kept open.",
+    key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0), default: 5,
+    doc: "Seconds an idle keep-alive connection is kept open; at most 86400 (a day).",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
     default: (env: Env) => (env.WEB_CONCURRENCY ? int(1, "a positive integer")(env.WEB_CONCURRENCY, "WEB_CONCURRENCY") : 1),
-    defaultDoc: "`$WEB_CONCURRENCY` or 1",
-    doc: "Number of worker processes.",
+    defaultDoc: "`$WEB_CONCURRENCY` or 1", atMost: "maxWorkers",
+    doc: "Number of worker processes, at most `--max-workers`.",
+  },
+  {
+    key: "maxWorkers", flag: "max-workers", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
+    default: () => defaultMaxWorkers(), defaultDoc: "8 per CPU, at least 16",
+    doc: "The most workers guvnor runs: a larger `--workers` (or `WEB_CONCURRENCY`, or a config file's `workers`) is an error, and TTIN stops adding workers there. It guards against a typo forking thousands of processes; raise it for a machine that really wants more.",
   },
   {
     key: "workerClass", flag: "worker-class", short: "k", meta: "K", section: "Workers",
@@ -65,16 +87,16 @@ export const SETTINGS: readonly Setting[] = [
     doc: "`fetch` (an object with `fetch(request)`, or a function), `node` (a `(req, res)` listener), or `path/to/worker.ts:ClassName`, a subclass of `Worker` (docs/custom-workers.md).",
   },
   {
-    key: "timeout", flag: "timeout", short: "t", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 30,
-    doc: "A worker silent this long is killed and replaced; 0 disables.",
+    key: "timeout", flag: "timeout", short: "t", meta: "S", section: "Workers", parse: seconds(0), default: 30,
+    doc: "A worker silent this long (seconds, at most 86400) is killed and replaced; 0 disables.",
   },
   {
-    key: "gracefulTimeout", flag: "graceful-timeout", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 30,
-    doc: "Seconds workers get to finish in-flight requests on TERM/HUP before they are killed.",
+    key: "gracefulTimeout", flag: "graceful-timeout", meta: "S", section: "Workers", parse: seconds(0), default: 30,
+    doc: "Seconds workers get to finish in-flight requests on TERM/HUP before they are killed; at most 86400 (a day).",
   },
   {
-    key: "bootTimeout", flag: "boot-timeout", meta: "S", section: "Workers", parse: seconds(0, "0 or more seconds"), default: 60,
-    doc: "A worker that has not started serving this long after it was spawned is killed; 0 disables. Separate from timeout, so slow imports are not heartbeat failures.",
+    key: "bootTimeout", flag: "boot-timeout", meta: "S", section: "Workers", parse: seconds(0), default: 60,
+    doc: "A worker that has not started serving this long (seconds, at most 86400) after it was spawned is killed; 0 disables. Separate from timeout, so slow imports are not heartbeat failures.",
   },
   {
     key: "maxRequests", flag: "max-requests", meta: "N", section: "Workers", parse: int(0, "a whole number, 0 or more"), default: 0,
@@ -120,8 +142,17 @@ export const SETTINGS: readonly Setting[] = [
     doc: "`debug`, `info`, `warning`, `error` or `critical`.",
   },
   {
+    key: "logFormat", flag: "log-format", meta: "text|json", section: "Logging", parse: oneOf("text", "json"), default: "text",
+    doc: "`text`: gunicorn's lines; `json`: one JSON object per line in the error log (`time`, `level`, `pid`, `message`) and the access log (docs/control.md).",
+  },
+  {
+    key: "controlSocket", flag: "control-socket", meta: "PATH", section: "Process", parse: str(), default: "guvnor.ctl",
+    defaultDoc: "`guvnor.ctl` in the directory guvnor runs in (after `--chdir`)",
+    doc: "Unix socket (mode 0600) on which `guvnor ctl` reaches the arbiter; `\"\"` turns it off. A path that cannot be created is a warning, not a failed start.",
+  },
+  {
     key: "pid", flag: "pid", short: "p", meta: "FILE", section: "Process", parse: str(), default: "",
-    defaultDoc: "none", doc: "Write the arbiter's pid to this file; removed on exit.",
+    defaultDoc: "none", doc: "Write the arbiter's pid to this file (mode 0644), as gunicorn: written to a new file in the same directory and renamed over the path, so a symlink planted there is replaced, never followed. Removed on exit if it still holds the arbiter's pid.",
   },
   {
     key: "name", flag: "name", short: "n", meta: "NAME", section: "Process", parse: str(), default: "",
@@ -140,8 +171,8 @@ export const SETTINGS: readonly Setting[] = [
     defaultDoc: "the user's group", doc: "Run the workers with this group (name or gid).",
   },
   {
-    key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0,
-    defaultDoc: "`0`", doc: "umask applied when binding unix sockets, as octal (`007`).",
+    key: "umask", flag: "umask", meta: "MODE", section: "Process", parse: umask(), default: 0o007,
+    defaultDoc: "`007`", doc: "umask applied when binding unix sockets, as octal (`077`). The default `007` leaves a unix socket connectable by the arbiter's user and group only (mode 0770), not by every local user; gunicorn's default is `0` (mode 0777, anyone on the machine may connect): give `--umask 0` for that.",
   },
   {
     key: "reload", flag: "reload", section: "Config", parse: bool(), default: false,
@@ -164,7 +195,49 @@ export const SETTINGS: readonly Setting[] = [
     key: "printConfig", flag: "print-config", section: "Config", parse: bool(), default: false, cliOnly: true,
     doc: "Print the effective settings and exit.",
   },
+  // TLS and trusted proxies (docs/tls.md).
+  {
+    key: "certfile", flag: "certfile", meta: "FILE", section: "TLS", parse: str(), default: "", defaultDoc: "none (plain HTTP)",
+    doc: "TLS certificate in PEM, the intermediate certificates after it: guvnor serves https. The arbiter reads it at start and on every HUP, so a renewed certificate is served after a HUP.",
+  },
+  {
+    key: "keyfile", flag: "keyfile", meta: "FILE", section: "TLS", parse: str(), default: "", defaultDoc: "the key in `--certfile`",
+    doc: "TLS private key in PEM, unencrypted. The arbiter reads it and hands it to the workers, so it may be readable by root only while the workers run as `--user`.",
+  },
+  {
+    key: "caCerts", flag: "ca-certs", meta: "FILE", section: "TLS", parse: str(), default: "", defaultDoc: "none",
+    doc: "CA certificates in PEM that client certificates must chain to (with `--cert-reqs`).",
+  },
+  {
+    key: "certReqs", flag: "cert-reqs", meta: "none|optional|required", section: "TLS", parse: certReqs(), default: "none",
+    doc: "Client certificates: `none`; `optional`, asked for but a connection without a valid one is let through (a Node app reads `req.socket.authorized`); `required`, the handshake fails without one that chains to `--ca-certs`. gunicorn's `0`, `1`, `2` mean the same.",
+  },
+  {
+    key: "ciphers", flag: "ciphers", meta: "LIST", section: "TLS", parse: str(), default: "", defaultDoc: "the runtime's",
+    doc: "OpenSSL cipher list for TLS 1.2 connections, e.g. `ECDHE+AESGCM`. Bun workers only: Deno's TLS takes no cipher list.",
+  },
+  {
+    key: "tlsMinVersion", flag: "tls-min-version", meta: "1.2|1.3", section: "TLS", parse: oneOf("1.2", "1.3"), default: "1.2",
+    doc: "Lowest TLS version a client may use.",
+  },
+  {
+    key: "forwardedAllowIps", flag: "forwarded-allow-ips", meta: "IPS", section: "Proxy", parse: list(ipOrNetwork),
+    default: (env: Env) => list(ipOrNetwork)(env.FORWARDED_ALLOW_IPS ?? "127.0.0.1,::1", "FORWARDED_ALLOW_IPS"),
+    defaultDoc: "`$FORWARDED_ALLOW_IPS` or `127.0.0.1,::1`",
+    doc: "Proxies trusted to say who the client is: addresses or networks (`10.0.0.0/8`), comma-separated or repeated; `*` trusts every peer. From these peers (and on unix sockets) `Forwarded`, `X-Forwarded-For` and the secure scheme headers set the client address and scheme the app and the access log see; from any other peer they change nothing.",
+  },
+  {
+    key: "secureSchemeHeaders", flag: "secure-scheme-headers", meta: "HEADER=VALUE", section: "Proxy", parse: headerValues(),
+    default: { "x-forwarded-protocol": "ssl", "x-forwarded-proto": "https", "x-forwarded-ssl": "on" },
+    defaultDoc: "`X-Forwarded-Protocol=ssl`, `X-Forwarded-Proto=https`, `X-Forwarded-SSL=on`",
+    doc: "Headers a trusted proxy sets on https requests, and their values (gunicorn's `secure_scheme_headers`; a config file may give an object). A request from a trusted proxy with one of them is https; one whose headers disagree is refused with 400.",
+  },
 ];
+
+/** The default --max-workers: 8 per CPU, at least 16 (gunicorn suggests 2-4 per CPU; the rest is headroom for I/O-bound apps). */
+export function defaultMaxWorkers(cpus: number = os.availableParallelism()): number {
+  return Math.max(16, 8 * cpus);
+}
 
 export const SETTINGS_BY_KEY: ReadonlyMap<string, Setting> = new Map(SETTINGS.map((s) => [s.key, s]));
 

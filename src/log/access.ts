@@ -8,6 +8,8 @@ export interface AccessEntry {
   target: string;
   /** e.g. "1.1" */
   httpVersion: string;
+  /** "https" over TLS or from a trusted proxy that says so; "http" when unset. */
+  scheme?: string;
   status: number;
   /** Body bytes sent, or null when unknown. */
   bytes: number | null;
@@ -60,6 +62,8 @@ function atom(name: string, e: AccessEntry): string {
   }
   const m = name.match(/^\{([^}]*)\}([ioe])$/);
   if (!m) return "-";
+  // gunicorn's {NAME}e reads the WSGI environ, which has the scheme as wsgi.url_scheme.
+  if (m[1] === "wsgi.url_scheme" && m[2] === "e") return e.scheme ?? "http";
   const key = m[1].toLowerCase();
   const v = m[2] === "i" ? e.requestHeader(key) : m[2] === "o" ? e.responseHeader(key) : process.env[m[1]];
   return v ?? "-";
@@ -68,4 +72,26 @@ function atom(name: string, e: AccessEntry): string {
 /** Formats one access log line (without the newline). */
 export function formatAccess(format: string, e: AccessEntry): string {
   return format.replace(/%\((\{[^}]*\}[ioe]|\w)\)s/g, (_, name: string) => atom(name, e));
+}
+
+/** One access log entry as a JSON object (--log-format json). */
+export function accessJson(e: AccessEntry): string {
+  return JSON.stringify({
+    time: e.start.toISOString(),
+    pid: process.pid,
+    remote_addr: e.remoteAddr || null,
+    method: e.method,
+    path: e.target,
+    protocol: `HTTP/${e.httpVersion}`,
+    status: e.status,
+    bytes: e.bytes,
+    duration_s: Math.round(e.durationMs * 1000) / 1e6,
+    user_agent: e.requestHeader("user-agent") ?? null,
+    referer: e.requestHeader("referer") ?? null,
+  });
+}
+
+/** The access log line for the configured format, without the newline. */
+export function accessLine(cfg: { logFormat: "text" | "json"; accessLogformat: string }, e: AccessEntry): string {
+  return cfg.logFormat === "json" ? accessJson(e) : formatAccess(cfg.accessLogformat, e);
 }

@@ -50,16 +50,36 @@ export function gunicornReporter(sink: () => Sink) {
   };
 }
 
+/** gunicorn's level names, as the JSON lines spell them. */
+const LEVEL_NAMES: Record<string, string> = {
+  fatal: "critical", error: "error", warn: "warning", debug: "debug", trace: "debug",
+};
+
+/** A consola reporter writing one JSON object per line: time, level, pid, message (and tag). */
+export function jsonReporter(sink: () => Sink) {
+  return {
+    log(obj: LogObject): void {
+      const line: Record<string, unknown> = {
+        time: obj.date.toISOString(), level: LEVEL_NAMES[obj.type] ?? "info", pid: process.pid, message: formatArgs(obj.args),
+      };
+      if (obj.tag) line.tag = obj.tag;
+      sink().write(JSON.stringify(line) + "\n");
+    },
+  };
+}
+
 export interface LoggerOptions {
   level: LogLevel;
   sink: () => Sink;
+  /** `text` (gunicorn's lines, the default) or `json` (one object per line). */
+  format?: "text" | "json";
 }
 
 /** The process's root logger; children come from `withTag()`. */
 export function createLogger(opts: LoggerOptions): Logger {
   return createConsola({
     level: LOG_LEVELS[opts.level],
-    reporters: [gunicornReporter(opts.sink)],
+    reporters: [opts.format === "json" ? jsonReporter(opts.sink) : gunicornReporter(opts.sink)],
     // Repeated identical lines (a crash loop) collapse instead of flooding the log.
     throttle: 1000,
     throttleMin: 5,

@@ -1,8 +1,11 @@
 // Bun adapter. Keep the member order of deno.ts so a diff shows only the real differences.
+import { constants } from "node:crypto";
 import net from "node:net";
+import tls from "node:tls";
 import process from "node:process";
 import type http from "node:http";
 import type { RemoteAddr } from "../types.ts";
+import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -16,6 +19,7 @@ export const bun: Runtime = {
   name: "bun",
   version: Bun.version,
   execPath: process.execPath,
+  mainScript: process.argv[1] ?? "",
 
 
   childFds(fds) {
@@ -56,10 +60,12 @@ export const bun: Runtime = {
     return !p || p === -1 ? null : ffi.toArrayBuffer(pointer, 0, length);
   },
 
-  listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
+  listenNodeOnFd(server: http.Server, fd: number, secure?: TlsServing): Promise<Closable> {
     // Bun's http.Server.listen({fd}) ignores the fd (listens on a random port), so
-    // accept with node:net and hand each connection to the HTTP server.
-    const acceptor = net.createServer((socket) => server.emit("connection", socket));
+    // accept with node:net and hand each connection to the HTTP server. Bun's https.Server does
+    // no handshake on a socket emitted to it; a tls.Server does, then passes the TLS socket on.
+    const tlsServer = secure && tls.createServer(nodeTlsOptions(secure), (socket) => server.emit("connection", socket));
+    const acceptor = net.createServer((socket) => (tlsServer || server).emit("connection", socket));
     return new Promise((resolve, reject) => {
       acceptor.once("error", reject);
       // close() stops accepting at once; open connections are the caller's to finish.
@@ -74,14 +80,30 @@ export const bun: Runtime = {
       fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
       websocket: opts.websocket,
       idleTimeout: opts.idleTimeout,
+      ...(opts.tls ? { tls: bunTls(opts.tls) } : {}),
     });
     return {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
       stop: () => server.stop(),
       abort: () => void server.stop(true),
+      ended: new Promise<void>(() => {}),
     };
   },
 };
+
+/** Bun.serve's tls option; the minimum version is BoringSSL's "no older than" flags. */
+function bunTls(t: TlsServing): Record<string, unknown> {
+  const old = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
+  return {
+    cert: t.cert,
+    key: t.key,
+    ...(t.ca ? { ca: t.ca } : {}),
+    requestCert: t.requestCert,
+    rejectUnauthorized: t.rejectUnauthorized,
+    ...(t.ciphers ? { ciphers: t.ciphers } : {}),
+    secureOptions: t.minVersion === "TLSv1.3" ? old | constants.SSL_OP_NO_TLSv1_2 : old,
+  };
+}
 
 interface BunServer {
   requestIP(request: Request): { address: string; port: number; family: string } | null;

@@ -7,12 +7,13 @@ import { runtime } from "./index.ts";
 
 export type RuntimeName = "bun" | "deno";
 
-const PACKAGE_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// Run from JSR, this module has an https: URL and no node_modules beside it.
+const PACKAGE_ROOT = import.meta.url.startsWith("file:") ? fileURLToPath(new URL("../../", import.meta.url)) : "";
 
 /** The executable of `target`: our own, else node_modules/.bin (the npm packages), else PATH. */
 export function runtimeExecutable(target: RuntimeName): string {
   if (target === runtime.name) return runtime.execPath;
-  const dirs = [path.join(PACKAGE_ROOT, "node_modules", ".bin"), ...(process.env.PATH ?? "").split(path.delimiter)];
+  const dirs = [...(PACKAGE_ROOT ? [path.join(PACKAGE_ROOT, "node_modules", ".bin")] : []), ...(process.env.PATH ?? "").split(path.delimiter)];
   for (const dir of dirs) {
     const exe = path.join(dir, target);
     try {
@@ -29,7 +30,8 @@ export function runtimeExecutable(target: RuntimeName): string {
 export function scriptCommand(target: RuntimeName, script: string): string[] {
   const exe = runtimeExecutable(target);
   // Deno: all permissions (the app is the user's own code), and --unstable-net so that
-  // Deno.serve({ reusePort }) does not exit the process with code 70 (runtime-facts §0).
+  // Deno.serve({ reusePort }) does not exit the process with code 70 (without the flag Deno
+  // prints "Unstable API" and exits; it is not an exception we could catch).
   return target === "bun" ? [exe, script] : [exe, "run", "-A", "--unstable-net", script];
 }
 
@@ -40,18 +42,20 @@ export function isCompiled(): boolean {
 }
 
 /**
- * argv that starts this same program again (SPEC §6: a worker is the program re-executed).
+ * argv that starts this same program again: a worker is the program re-executed (the CLI, a
+ * compiled guvnor, or a user's program that calls serve()), so all three work the same way.
  * A compiled executable is run as is; a script is run by its runtime.
  */
 export function selfCommand(): string[] {
   const args = process.argv.slice(2);
   if (isCompiled()) return [process.execPath, ...args];
-  return [...scriptCommand(runtime.name, process.argv[1]), ...args];
+  return [...scriptCommand(runtime.name, runtime.mainScript), ...args];
 }
 
 /** How to start a worker for `target`: this program again, or — on the other runtime — `script`. */
 export function workerCommand(target: RuntimeName, script: string): string[] {
   if (target === runtime.name) return selfCommand();
   if (isCompiled()) throw new Error(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
+  if (target === "bun" && /^[a-z]+:\/\//.test(script)) throw new Error(`--runtime bun: Bun cannot run guvnor from ${script}; install guvnor from npm for Bun workers`);
   return scriptCommand(target, script);
 }

@@ -1,6 +1,9 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
 import type http from "node:http";
+import tls from "node:tls";
+import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
+import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -11,6 +14,8 @@ export const deno: Runtime = {
   name: "deno",
   version: Deno.version.deno,
   execPath: Deno.execPath(),
+  // For a module run from a URL, process.argv[1] is a made-up local path; the URL starts it again.
+  mainScript: Deno.mainModule.startsWith("file:") ? process.argv[1] ?? "" : Deno.mainModule,
 
 
   childFds(fds) {
@@ -59,29 +64,47 @@ export const deno: Runtime = {
     return p === 0n || p === 0xffffffffffffffffn ? null : Deno.UnsafePointerView.getArrayBuffer(pointer, length);
   },
 
-  listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
-    // Deno's node:http adopts the fd directly.
+  listenNodeOnFd(server: http.Server, fd: number, secure?: TlsServing): Promise<Closable> {
+    // Deno's node:http and node:tls adopt the fd directly; a tls.Server does the handshake and
+    // passes each TLS socket to the HTTP server, as on Bun.
+    const acceptor = secure ? tls.createServer(nodeTlsOptions(secure), (socket) => server.emit("connection", socket)) : server;
     return new Promise((resolve, reject) => {
-      server.once("error", reject);
+      acceptor.once("error", reject);
       // close() stops accepting at once; open connections are the caller's to finish.
-      server.listen({ fd }, () => resolve({ close: async () => void server.close() }));
+      acceptor.listen({ fd }, () => resolve({ close: async () => void acceptor.close() }));
     });
   },
 
   serveNative(opts: NativeServeOptions): NativeServer {
+    const secure = opts.tls && denoTls(opts.tls);
     const cut = new AbortController();
     const server = Deno.serve({
       ...(opts.at.kind === "unix" ? { transport: "unix", path: opts.at.path } : { hostname: "127.0.0.1", port: 0 }),
       signal: cut.signal,
+      ...secure,
       onListen() {}, // Deno prints "Listening on …" otherwise: the throw-away address, which would mislead
     }, (request: Request, info: DenoServeInfo) => opts.handler(request, new DenoInfo(info)));
+    let shutdown = false;
     return {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.addr.port },
-      stop: () => server.shutdown(),
-      abort: () => cut.abort(),
+      stop: () => {
+        shutdown = true;
+        return server.shutdown();
+      },
+      // After shutdown() closed the listener, the abort listener inside Deno.serve closes it again
+      // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
+      abort: () => void (shutdown || cut.abort()),
+      ended: server.finished,
     };
   },
 };
+
+/** Deno.serve's TLS options: a certificate and key, nothing else (it offers h2 and http/1.1 by ALPN). */
+function denoTls(t: TlsServing): { cert: string; key: string } {
+  if (t.requestCert) throw new Error("Deno.serve takes no client certificates (--cert-reqs)");
+  if (t.minVersion !== "TLSv1.2") throw new Error(`Deno.serve has no minimum TLS version setting (--tls-min-version ${t.minVersion.slice(4)})`);
+  return { cert: t.cert, key: t.key };
+}
 
 interface DenoServeInfo {
   remoteAddr: { transport: "tcp" | "unix"; hostname?: string; port?: number };

@@ -2,6 +2,7 @@
 // receives a Runtime and never looks at globalThis.Bun or globalThis.Deno.
 import type http from "node:http";
 import type { ServeInfo } from "../types.ts";
+import type { TlsServing } from "../config/tls.ts";
 
 /** How a child process ended: an exit code, or the signal that killed it. */
 export interface ExitStatus {
@@ -60,6 +61,8 @@ export interface NativeServeOptions {
    * such a request after its idleTimeout (10 s by default). Deno.serve has no such limit.
    */
   idleTimeout: number;
+  /** Serve TLS; throws when this runtime's server cannot do what it asks (the compat path can). */
+  tls?: TlsServing;
 }
 
 /** Bun.serve / Deno.serve, started on a throw-away address. */
@@ -68,8 +71,10 @@ export interface NativeServer {
   readonly at: { port: number } | { path: string };
   /** Graceful: closes idle connections, resolves after in-flight requests have finished. */
   stop(): Promise<void>;
-  /** Cuts every connection now. */
+  /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
+  /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
+  readonly ended: Promise<void>;
 }
 
 export interface Runtime {
@@ -77,6 +82,8 @@ export interface Runtime {
   readonly version: string;
   /** Path of the running executable (the runtime, or a compiled program). */
   readonly execPath: string;
+  /** The script this process runs: a path, or a URL for a module run from the network (JSR). */
+  readonly mainScript: string;
   /** Where a child of spawn() finds the fds it was handed. */
   childFds(fds: number[]): number[];
   spawn(opts: SpawnOptions): ChildProcessHandle;
@@ -86,8 +93,11 @@ export interface Runtime {
   readI32(pointer: unknown): number;
   /** The native memory at a pointer as an ArrayBuffer (no copy: writes go to that memory), or null for NULL/MAP_FAILED. */
   memoryAt(pointer: unknown, length: number): ArrayBuffer | null;
-  /** Serves a node:http server on an inherited listening fd; the server still emits "connection". */
-  listenNodeOnFd(server: http.Server, fd: number): Promise<Closable>;
+  /**
+   * Serves a node:http server on an inherited listening fd; the server still emits "connection".
+   * With `tls`, each connection is a TLS socket by then (node:tls does the handshake first).
+   */
+  listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */
   serveNative(opts: NativeServeOptions): NativeServer;
 }

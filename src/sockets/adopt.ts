@@ -1,4 +1,4 @@
-// Native adoption (runtime-facts §15): neither Bun.serve nor Deno.serve takes an fd, so we start
+// Native adoption: neither Bun.serve nor Deno.serve takes an fd, so we start
 // the native server on a throw-away socket, then swap the inherited listener in under the same
 // fd number and re-register it with the runtime's epoll set, so the runtime's own accept loop
 // accepts from the arbiter's shared socket. Linux only: it reads /proc/self/fd and fdinfo.
@@ -17,7 +17,8 @@ export function socketFds(): Set<number> {
   let names: string[];
   try {
     names = fs.readdirSync("/proc/self/fd");
-  } catch {
+  } catch (err) {
+    if ((err as { code?: string }).code === "EMFILE") throw err; // a full fd table, not a missing /proc
     throw new AdoptError("no /proc/self/fd (native serving needs Linux)");
   }
   for (const name of names) {

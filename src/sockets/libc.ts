@@ -1,7 +1,7 @@
 // Socket and descriptor calls through libc (Linux x86_64/arm64 constants). Neither runtime can
 // create a listening socket that a child process inherits, so we do it here.
 import process from "node:process";
-import { check, libc as fns } from "../sys/ffi.ts";
+import { check, errno, libc as fns } from "../sys/ffi.ts";
 import { encodeUnix } from "./address.ts";
 
 export { SysError } from "../sys/ffi.ts";
@@ -10,7 +10,7 @@ export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
 const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
-const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, O_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
 // The kernel declares struct epoll_event __attribute__((packed)) on x86_64 only.
 const EPOLL_EVENT_PACKED = process.arch === "x64";
@@ -142,4 +142,25 @@ export function sendUnixDatagram(path: string, message: string): void {
   } finally {
     fns.close(fd);
   }
+}
+
+/**
+ * True when something listens at a unix socket path: a non-blocking connect succeeds, or finds
+ * the queue full (EAGAIN). False when nothing does (ECONNREFUSED: a file left by a crash).
+ */
+export function unixSocketAnswers(path: string): boolean {
+  const SOCK_NONBLOCK = 0o4000, EAGAIN = 11;
+  const fd = check("socket(AF_UNIX)", fns.socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  try {
+    const addr = encodeUnix(path);
+    if (fns.connect(fd, addr, addr.length) === 0) return true;
+    return errno() === EAGAIN;
+  } finally {
+    fns.close(fd);
+  }
+}
+
+/** A second descriptor for what `fd` refers to, close-on-exec. */
+export function dup(fd: number): number {
+  return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }

@@ -8,7 +8,7 @@ import type { Logger } from "../log/logger.ts";
 import { type BindAddress, decodeSockaddr, encodeInet, encodeUnix, formatUrl, parseAddress } from "./address.ts";
 import * as libc from "./libc.ts";
 
-/** A listener as workers see it (SPEC §5): `fd` is the number in the worker process. */
+/** A listener as workers see it: `fd` is the number in the worker process. */
 export interface SocketInfo {
   fd: number;
   address: string;

@@ -10,6 +10,7 @@ export const libc = runtime.dlopen("libc.so.6", {
   bind: { args: ["i32", "buffer", "u32"], returns: "i32" },
   listen: { args: ["i32", "i32"], returns: "i32" },
   getsockname: { args: ["i32", "buffer", "buffer"], returns: "i32" },
+  connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
   sendto: { args: ["i32", "buffer", "u64", "i32", "buffer", "u32"], returns: "i64" },
   epoll_ctl: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   // descriptors
@@ -27,6 +28,8 @@ export const libc = runtime.dlopen("libc.so.6", {
   umask: { args: ["u32"], returns: "u32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   setpgid: { args: ["i32", "i32"], returns: "i32" },
+  getrlimit: { args: ["i32", "buffer"], returns: "i32" },
+  setrlimit: { args: ["i32", "buffer"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
   __errno_location: { args: [], returns: "pointer" },
 });

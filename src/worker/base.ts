@@ -8,6 +8,7 @@ import { runtime } from "../runtime/index.ts";
 import { resetSignalToDefault, setParentDeathSignal } from "../sys/process.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
 import type { RecycleReason, Scoreboard } from "./scoreboard.ts";
+import type { TlsMaterial } from "../config/tls.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
 export interface AppSource {
@@ -30,6 +31,8 @@ export class Worker {
   nr = 0;
   /** Records the request being served, when --timeout is on (HTTP workers call trace?.traceStarted per request). */
   trace?: Pick<Scoreboard, "traceStarted">;
+  /** The TLS certificate and key (PEM) the arbiter read, when --certfile is set (set by the bootstrap). */
+  tls?: TlsMaterial;
   /** Worker-side server hooks from the config file (set by the bootstrap). */
   hooks: Hooks = {};
   /** What this worker tells the arbiter: heartbeat, readiness, recycle requests (set by the bootstrap). */

@@ -32,7 +32,7 @@ export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClas
 export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
   const sink = openErrorLog(cfg.errorLogfile);
-  const log = createLogger({ level: cfg.logLevel, sink: () => sink });
+  const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
   let worker: Worker | undefined;
   let code: number = ExitCode.OK;
   try {
@@ -51,6 +51,7 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.board = board;
     worker.onReopenLogs = () => sink.reopen();
+    worker.tls = state.tls;
     if (state.hooks) {
       // Hooks are functions: the worker loads the config file again, only when it defines some.
       const { loadHooks } = await import("../config/load.ts");

@@ -9,7 +9,8 @@ import { NodeWorker } from "./node.ts";
 
 export type WorkerClass = new (...args: ConstructorParameters<typeof Worker>) => Worker;
 
-const GUVNOR_ENTRY = fileURLToPath(new URL("../index.ts", import.meta.url));
+const ENTRY_URL = new URL("../index.ts", import.meta.url);
+const GUVNOR_ENTRY = ENTRY_URL.protocol === "file:" ? fileURLToPath(ENTRY_URL) : ENTRY_URL.href; // https: when run from JSR
 const BUILTIN: Record<string, WorkerClass> = { fetch: FetchWorker, node: NodeWorker };
 
 /** True for `fetch` and `node`, whose apps guvnor itself knows how to check. */

@@ -7,7 +7,8 @@ import { AppLoadError, WorkerBootError } from "../errors.ts";
 import { expectAppKind, resolveApp } from "../app/load.ts";
 import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
 import type { FetchHandler, ServeInfo } from "../types.ts";
-import { logWhenSent } from "./fetch-access.ts";
+import type { AccessEntry } from "../log/access.ts";
+import { logUpgrade, logWhenSent, seeRequest } from "./fetch-access.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { serveNative } from "./http-native.ts";
 import { HttpWorker } from "./http-worker.ts";
@@ -35,7 +36,7 @@ export class FetchWorker extends HttpWorker {
       // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
       // would cut a request that outlives the worker (Bun's maximum is 255 s).
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
-      const serving = serveNative({ sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout });
+      const serving = serveNative({ sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, log: this.log, tls: this.tlsServing });
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {
@@ -62,8 +63,12 @@ export class FetchWorker extends HttpWorker {
       const url = request.url;
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
       if (!this.logsAccess) return this.#call(request, info);
-      const start = new Date(), t0 = performance.now();
-      const log = (res: Response | undefined) => res && logWhenSent(request, info, res, start, t0, (e) => this.writeAccess(e));
+      const seen = seeRequest(request, info), write = (e: AccessEntry) => this.writeAccess(e);
+      const log = (res: Response | undefined) => {
+        if (info.upgraded) logUpgrade(request, seen, write);
+        else if (res) return logWhenSent(request, seen, res, write);
+        return res;
+      };
       const res = this.#call(request, info);
       return res instanceof Promise ? res.then(log) : log(res);
     };

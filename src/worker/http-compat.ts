@@ -1,11 +1,16 @@
 // The node-compat serving path: node:http on the inherited fds (Bun: node:net + emit).
-// Slower than the native servers (runtime-facts §0) but works everywhere; the speed issue
-// adds native paths behind the same HttpServing interface.
+// Slower than the native servers (Bun's node:http on an fd about a third of Bun.serve's
+// throughput, Deno's about 0.6x Deno.serve's) but works everywhere; the native paths
+// (http-native.ts) sit behind the same HttpServing interface.
 import http from "node:http";
 import type net from "node:net";
 import { runtime } from "../runtime/index.ts";
 import type { Closable } from "../runtime/index.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
+import type { TlsServing } from "../config/tls.ts";
+import { close, dup } from "../sockets/libc.ts";
+import type { Logger } from "../log/logger.ts";
+import { oncePerSecond } from "./fd-limit.ts";
 
 export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -13,6 +18,8 @@ export type NodeListener = (req: http.IncomingMessage, res: http.ServerResponse)
 export interface HttpServing {
   /** Stops accepting; in-flight requests finish; resolves when every connection is closed or after graceMs. */
   stop(graceMs: number): Promise<void>;
+  /** Resolves with the reason when the server stopped serving without being asked to. */
+  broken?: Promise<string>;
 }
 
 export interface ServeOptions {
@@ -20,6 +27,11 @@ export interface ServeOptions {
   listener: NodeListener;
   /** Idle keep-alive seconds; also how long a connection with no request yet gets at stop. */
   keepAlive: number;
+  /** Serve TLS (node:tls handshakes before node:http sees the connection). */
+  tls?: TlsServing;
+  /** Open connections at which accepting pauses until some close (see fd-limit.ts). */
+  maxConnections?: number;
+  log?: Logger;
 }
 
 interface ConnState {
@@ -42,32 +54,52 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
     });
     opts.listener(req, res);
   };
+  // Accepting pauses at maxConnections, before the fd table is full (Deno's node:http stops
+  // accepting for good after one EMFILE), and resumes when a tenth of them have closed.
+  const max = opts.maxConnections ?? Infinity;
+  const warn = oncePerSecond((line) => opts.log?.warn(line));
+  let paused: Promise<void> | undefined;
   const onConnection = (socket: net.Socket) => {
     conns.set(socket, { inflight: 0, served: 0 });
+    if (conns.size >= max && !paused && !closing) {
+      warn(`${conns.size} open connections, the most this worker's open file limit allows: not accepting until some close`);
+      paused = Promise.all(acceptors.splice(0).map((a) => a.close())).then(() => {});
+    }
     socket.once("close", () => {
       conns.delete(socket);
       if (closing && conns.size === 0) onDrained?.();
+      if (paused && !closing && conns.size < max * 0.9) {
+        const was = paused;
+        paused = undefined;
+        void was.then(listenAll).catch((err) => opts.log?.error("Can't accept again", err));
+      }
     });
   };
 
-  // One http.Server per socket: Deno's can listen only once.
+  // One http.Server per socket and per listen: Deno's can listen only once. Each listens on its
+  // own copy of the fd, which its close() closes, so accepting can pause and resume.
   const acceptors: Closable[] = [];
-  for (const s of opts.sockets) {
-    const server = http.createServer(onRequest);
-    server.keepAliveTimeout = opts.keepAlive * 1000;
-    server.on("connection", onConnection);
-    server.on("clientError", (_err, socket) => {
-      if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
-    });
-    acceptors.push(await runtime.listenNodeOnFd(server, s.fd));
-  }
+  const listenAll = async () => {
+    for (const s of opts.sockets) {
+      const server = http.createServer(onRequest);
+      server.keepAliveTimeout = opts.keepAlive * 1000;
+      server.on("connection", onConnection);
+      server.on("clientError", (_err, socket) => {
+        if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+      });
+      acceptors.push(await runtime.listenNodeOnFd(server, dup(s.fd), opts.tls));
+    }
+  };
+  await listenAll();
 
   return {
     async stop(graceMs) {
       // 1. Stop accepting; queued connections stay in the shared backlog for the other workers.
+      //    With our last copy of each socket closed, once every process has, connections are refused.
       closing = true;
       const drained = new Promise<void>((r) => (onDrained = r));
-      await Promise.all(acceptors.map((a) => a.close()));
+      await Promise.all([...acceptors.map((a) => a.close()), paused]);
+      for (const s of opts.sockets) close(s.fd);
       if (conns.size === 0) return;
       // 2. Idle keep-alive connections close now; busy ones close after their response
       //    (Connection: close); a connection that has not sent a request yet gets keep-alive seconds.

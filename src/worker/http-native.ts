@@ -1,5 +1,5 @@
 // The native serving path: Bun.serve / Deno.serve accepting from the inherited sockets, by
-// adoption (sockets/adopt.ts, runtime-facts §15). 3–6x the node-compat path's throughput.
+// adoption (sockets/adopt.ts). 3–6x the node-compat path's throughput (wrk, hello world).
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,6 +9,9 @@ import type { NativeHandler, NativeServer } from "../runtime/index.ts";
 import { type Adopted, adopt, findEpoll, findListener, socketFds, stopAccepting } from "../sockets/adopt.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import type { HttpServing } from "./http-compat.ts";
+import type { TlsServing } from "../config/tls.ts";
+import type { Logger } from "../log/logger.ts";
+import { isFdExhaustion, oncePerSecond } from "./fd-limit.ts";
 
 export interface NativeOptions {
   sockets: SocketInfo[];
@@ -17,12 +20,14 @@ export interface NativeOptions {
   websocket?: unknown;
   /** See NativeServeOptions.idleTimeout. */
   idleTimeout: number;
+  tls?: TlsServing;
+  log: Logger;
 }
 
 /**
  * How long a stopping worker keeps serving after it stopped accepting: a connection accepted
  * just before may not have sent its request yet, and Deno's shutdown() closes such a
- * connection at once (runtime-facts §7, §15). On loopback the request follows within a few ms.
+ * connection at once (Bun's stop() leaves it open). On loopback the request follows within a few ms.
  */
 const SETTLE_MS = 250;
 
@@ -35,8 +40,37 @@ export function serveNative(opts: NativeOptions): HttpServing {
     for (const a of adopted) a.server.abort();
     throw err;
   }
+  let stopping = false;
+  const broken = Promise.withResolvers<string>();
+  const warn = oncePerSecond((line) => opts.log.warn(line));
+  // A server that stops on its own: after a full fd table (Deno) it is started again on the same
+  // socket once descriptors are free; for anything else the worker exits and is replaced.
+  const watch = (i: number, retryMs = 100): void => {
+    void adopted[i].server.ended.then(() => undefined, (err) => err ?? new Error("failed")).then((err) => {
+      if (stopping) return;
+      if (!isFdExhaustion(err)) {
+        return broken.resolve(err ? `the native server failed: ${(err as Error).message}` : "the native server stopped accepting connections");
+      }
+      warn(`Accepting failed: ${(err as Error).message}; retrying while connections close`);
+      const again = (ms: number): void => void setTimeout(() => {
+        if (stopping) return;
+        try {
+          adopted[i] = adoptOne(opts.sockets[i], i, opts);
+          watch(i);
+        } catch (e) {
+          if (!isFdExhaustion(e)) return broken.resolve(`the native server could not start again: ${(e as Error).message}`);
+          warn(`Accepting failed: ${(e as Error).message}; retrying while connections close`);
+          again(Math.min(1000, ms * 2));
+        }
+      }, ms);
+      again(retryMs);
+    });
+  };
+  adopted.forEach((_, i) => watch(i));
   return {
+    broken: broken.promise,
     async stop(graceMs) {
+      stopping = true;
       const deadline = Date.now() + graceMs;
       // 1. Stop accepting: new connections wait in the shared backlog for the other workers.
       for (const a of adopted) stopAccepting(a.listener);
@@ -62,6 +96,7 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
     handler: opts.handler,
     websocket: opts.websocket,
     idleTimeout: opts.idleTimeout,
+    tls: opts.tls,
   });
   try {
     const fd = findListener(before, server.at);

@@ -1,10 +1,14 @@
 // Shared run() of the HTTP worker classes: serve, count, access-log, stop gracefully.
 import type http from "node:http";
 import process from "node:process";
-import { type AccessEntry, formatAccess } from "../log/access.ts";
+import { type AccessEntry, accessLine } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
+import { type TlsServing, tlsServing } from "../config/tls.ts";
+import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
+import type { CounterWriter } from "../control/counters.ts";
+import type { NativeHandler } from "../runtime/index.ts";
 
 export abstract class HttpWorker extends Worker {
   /** The Node-style listener that serves `this.appExport`. */
@@ -12,16 +16,23 @@ export abstract class HttpWorker extends Worker {
 
   #accessLog?: Sink;
   #maxRequests = 0;
+  #fdLimit = Infinity;
+  /** Request counters in shared memory, read by the arbiter (/metrics, guvnor ctl); unset, nothing is counted. */
+  protected counters?: CounterWriter;
   /** The node-compat path runs preRequest/postRequest with (req, res); the fetch worker runs them itself with Request/Response. */
   protected nodeRequestHooks = true;
 
   override async run(): Promise<void> {
     const cfg = this.cfg;
     if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+    this.#fdLimit = raiseLimit(this.log);
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
     const serving = await this.serve();
     this.notify(); // first beat: booted and accepting
-    await this.stopRequested();
+    // A server that stopped serving on its own leaves a live process that answers nothing: exit,
+    // so the arbiter replaces this worker.
+    const broken = await Promise.race([this.stopRequested().then(() => undefined), serving.broken ?? new Promise<never>(() => {})]);
+    if (broken) throw new Error(`Worker can't serve: ${broken}`);
     await serving.stop(cfg.gracefulTimeout * 1000);
     this.stopHeartbeat();
     this.log.info(`Worker exiting (pid: ${process.pid})`);
@@ -39,7 +50,19 @@ export abstract class HttpWorker extends Worker {
    */
   protected async serve(): Promise<HttpServing> {
     const { serveCompat } = await import("./http-compat.ts");
-    return serveCompat({ sockets: this.sockets, listener: this.#wrap(await this.listener()), keepAlive: this.cfg.keepAlive });
+    return serveCompat({
+      sockets: this.sockets,
+      listener: this.#wrap(await this.listener()),
+      keepAlive: this.cfg.keepAlive,
+      maxConnections: connectionCap(this.#fdLimit),
+      log: this.log,
+      tls: this.tlsServing,
+    });
+  }
+
+  /** TLS as this worker serves it: the arbiter's material shaped by the settings; undefined for plain HTTP. */
+  protected get tlsServing(): TlsServing | undefined {
+    return tlsServing(this.cfg, this.tls);
   }
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
@@ -49,6 +72,30 @@ export abstract class HttpWorker extends Worker {
     if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`, 1);
   }
 
+  /**
+   * The native path's handler, counted: in flight while the app works, then the status class and
+   * the time until its response is ready. A Bun WebSocket upgrade (no Response) counts as 101.
+   */
+  protected counted(handler: NativeHandler): NativeHandler {
+    const c = this.counters;
+    if (!c) return handler;
+    return (request, info) => {
+      const t0 = c.started();
+      let res;
+      try {
+        res = handler(request, info);
+      } catch (err) {
+        c.finished(500, t0);
+        throw err;
+      }
+      if (!(res instanceof Promise)) return c.finished(res ? res.status : 101, t0), res;
+      return res.then((r) => (c.finished(r ? r.status : 101, t0), r), (err) => {
+        c.finished(500, t0);
+        throw err;
+      });
+    };
+  }
+
   /** True when --access-logfile is set. */
   protected get logsAccess(): boolean {
     return this.#accessLog !== undefined;
@@ -56,7 +103,13 @@ export abstract class HttpWorker extends Worker {
 
   /** Writes one access log line; call only when logsAccess. */
   protected writeAccess(entry: AccessEntry): void {
-    this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+    // Never let a log line break the response it describes (a throw inside Deno.serve's handler
+    // after a WebSocket upgrade ends its accept loop).
+    try {
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
+    } catch (err) {
+      this.log.warn(`Access log line dropped: ${(err as Error).message}`);
+    }
   }
 
   /** Counts requests for max-requests and writes the access log line when the response is done. */
@@ -64,6 +117,11 @@ export abstract class HttpWorker extends Worker {
     const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
     const serve: NodeListener = (req, res) => {
       this.countRequest(req.method ?? "-", req.url ?? "-");
+      const c = this.counters;
+      if (c) {
+        const t0 = c.started();
+        res.once("close", () => c.finished(res.statusCode, t0)); // "close" also comes for a cut connection
+      }
       if (this.#accessLog) this.#logWhenDone(req, res);
       if (postRequest) res.once("finish", () => void this.callHook("postRequest", req, res));
       inner(req, res);
@@ -94,6 +152,7 @@ export abstract class HttpWorker extends Worker {
         method: req.method ?? "-",
         target: req.url ?? "-",
         httpVersion: req.httpVersion,
+        scheme: (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
         status: res.statusCode,
         bytes: req.method === "HEAD" ? 0 : bytes,
         requestHeader: (n) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; },
@@ -101,7 +160,7 @@ export abstract class HttpWorker extends Worker {
         start,
         durationMs: performance.now() - t0,
       };
-      this.#accessLog!.write(formatAccess(this.cfg.accessLogformat, entry) + "\n");
+      this.#accessLog!.write(accessLine(this.cfg, entry) + "\n");
     });
   }
 }

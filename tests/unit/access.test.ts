@@ -13,8 +13,13 @@ const entry = (over: Partial<AccessEntry> = {}): AccessEntry => ({
 
 describe("formatAccess", () => {
   it("renders gunicorn's default format", () => {
-    const line = formatAccess('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"', entry());
-    assert.match(line, /^10\.0\.0\.1 - alice \[27\/Nov\/2026:09:05:03 [+-]\d{4}\] "GET \/a\/b\?x=1&y=2 HTTP\/1\.1" 200 1234 "http:\/\/r\/" "curl\/8"$/);
+    inZones(() => {
+      const e = entry();
+      const line = formatAccess('%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s"', e);
+      const m = line.match(/^10\.0\.0\.1 - alice \[27\/Nov\/2026:09:05:03 ([+-]\d\d)(\d\d)\] "GET \/a\/b\?x=1&y=2 HTTP\/1\.1" 200 1234 "http:\/\/r\/" "curl\/8"$/);
+      assert.ok(m, line);
+      assertZone(e.start, "2026-11-27T09:05:03", m);
+    });
   });
 
   it("renders the other atoms", () => {
@@ -29,7 +34,33 @@ describe("formatAccess", () => {
 });
 
 describe("formatTimestamp", () => {
-  it("looks like gunicorn's", () => {
-    assert.match(formatTimestamp(new Date()), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d{4}$/);
+  it("is gunicorn's: local time, then that zone's UTC offset", () => {
+    inZones(() => {
+      for (const [d, local] of [[new Date(2026, 0, 2, 3, 4, 5), "2026-01-02T03:04:05"], [new Date(2026, 6, 31, 23, 59, 59), "2026-07-31T23:59:59"]] as const) {
+        const m = formatTimestamp(d).match(/^(\S+) (\S+) ([+-]\d\d)(\d\d)$/);
+        assert.ok(m, formatTimestamp(d));
+        assert.equal(`${m[1]}T${m[2]}`, local);
+        assertZone(d, local, [m[0], m[3], m[4]]);
+      }
+    });
   });
 });
+
+/** Runs `fn` with the local time zone set to zones west, east (with a half hour) and at UTC. */
+function inZones(fn: () => void): void {
+  const saved = process.env.TZ;
+  try {
+    for (const tz of ["UTC", "America/New_York", "Asia/Kolkata"]) {
+      process.env.TZ = tz;
+      fn();
+    }
+  } finally {
+    if (saved === undefined) delete process.env.TZ;
+    else process.env.TZ = saved;
+  }
+}
+
+/** The offset printed (`+hh`, `mm`) read back with the local time gives the same instant. */
+function assertZone(d: Date, local: string, [, hours, minutes]: readonly string[]): void {
+  assert.equal(new Date(`${local}${hours}:${minutes}`).getTime(), d.getTime(), `offset ${hours}${minutes} for ${local}`);
+}

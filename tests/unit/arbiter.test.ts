@@ -196,6 +196,17 @@ describe("arbiter decisions (fake machine)", () => {
     assert.ok(m.procs.length <= 2, `spawned ${m.procs.length} after TERM`);
   });
 
+  it("TTIN stops at --max-workers", async () => {
+    const { arbiter, m, lines } = await setup({ workers: 2, maxWorkers: 3 });
+    for (const _ of [1, 2]) {
+      m.handlers.get("SIGTTIN")!();
+      await step(arbiter);
+    }
+    assert.equal(arbiter.numWorkers, 3);
+    assert.equal(m.procs.length, 3);
+    assert.match(lines.join(""), /TTIN ignored: already at --max-workers 3/);
+  });
+
   it("hands each worker a checked state: its scoreboard, no command-line-only keys, the --user ids", async () => {
     const nobody = fs.readFileSync("/etc/passwd", "utf8").match(/^nobody:[^:]*:(\d+):(\d+):/m);
     const { m } = await setup(nobody ? { user: "nobody" } : {});

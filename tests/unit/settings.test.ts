@@ -5,13 +5,13 @@ import path from "node:path";
 import { describe, it } from "node:test";
 import { bool, int, list, keyValue, oneOf, seconds, umask } from "../../src/config/coerce.ts";
 import { formatConfig, parseArgv, resolveConfig } from "../../src/config/load.ts";
-import { envName, SETTINGS } from "../../src/config/settings.ts";
+import { defaultMaxWorkers, envName, SETTINGS } from "../../src/config/settings.ts";
 
 describe("setting parsers", () => {
   it("accept good values from every kind of source", () => {
     assert.equal(int(1, "a positive integer")("4", "--workers"), 4);
     assert.equal(int(1, "a positive integer")(4, "workers in x"), 4);
-    assert.equal(seconds(0, "0 or more seconds")("2.5", "--timeout"), 2.5);
+    assert.equal(seconds(0)("2.5", "--timeout"), 2.5);
     assert.equal(bool()("yes", "X"), true);
     assert.equal(bool()("0", "X"), false);
     assert.deepEqual(list()("a, b,c", "GUVNOR_BIND"), ["a", "b", "c"]);
@@ -26,7 +26,7 @@ describe("setting parsers", () => {
     assert.throws(() => int(1, "a positive integer")("abc", "--workers"), /^ConfigError: --workers must be a positive integer \(got "abc"\)$/);
     assert.throws(() => int(1, "a positive integer")(0, "workers in guvnor.config.ts"), /workers in guvnor\.config\.ts must be a positive integer \(got 0\)/);
     assert.throws(() => int(0, "0 or more")("1.5", "GUVNOR_MAX_REQUESTS"), /GUVNOR_MAX_REQUESTS must be 0 or more/);
-    assert.throws(() => seconds(0, "0 or more seconds")("-1", "--timeout"), /--timeout must be 0 or more seconds/);
+    assert.throws(() => seconds(0)("-1", "--timeout"), /--timeout must be 0 to 86400 seconds/);
     assert.throws(() => bool()("maybe", "GUVNOR_REUSE_PORT"), /true or false/);
     assert.throws(() => list(keyValue)(["NOPE"], "--env"), /--env must be KEY=VALUE \(got "NOPE"\)/);
     assert.throws(() => umask()("999", "--umask"), /octal mode/);
@@ -55,6 +55,8 @@ describe("resolveConfig", () => {
     assert.throws(() => parseArgv(["--nope"]), /Unknown option --nope/);
     assert.throws(() => parseArgv(["-w"]), /Option --workers needs a value/);
     assert.throws(() => parseArgv(["a.ts", "b.ts"]), /Expected one APP/);
+    assert.deepEqual(parseArgv(["-w", "-1", "--timeout", "-2.5", "--", "-x"]), { workers: "-1", timeout: "-2.5", app: "-x" });
+    assert.throws(() => parseArgv(["-b", "-x"]), /^ConfigError: Option --bind needs a value; one that starts with a dash is written --bind=-VALUE$/);
   });
 
   it("applies command line > environment > config file > default", async () => {
@@ -97,5 +99,24 @@ describe("resolveConfig", () => {
     assert.deepEqual(config.bind, ["0.0.0.0:5000"]);
     assert.equal(config.workers, 3);
     await assert.rejects(resolveConfig([], { WEB_CONCURRENCY: "lots" }, d), /WEB_CONCURRENCY must be a positive integer/);
+  });
+
+  it("bounds workers by --max-workers, from every source, and durations by a day", async () => {
+    const d = dir();
+    const max = defaultMaxWorkers();
+    assert.equal(defaultMaxWorkers(1), 16);
+    assert.equal(defaultMaxWorkers(16), 128);
+    assert.equal((await resolveConfig([], {}, d)).config.maxWorkers, max);
+    assert.equal((await resolveConfig(["-w", String(max)], {}, d)).config.workers, max);
+    const above = `above the maximum of ${max} \\(8 per CPU, at least 16; raise it with --max-workers\\)$`;
+    await assert.rejects(resolveConfig(["-w", String(max + 1)], {}, d), new RegExp(`^ConfigError: --workers is ${max + 1}, ${above}`));
+    await assert.rejects(resolveConfig([], { WEB_CONCURRENCY: "100000" }, d), new RegExp(`^ConfigError: WEB_CONCURRENCY is 100000, ${above}`));
+    await assert.rejects(resolveConfig([], { GUVNOR_WORKERS: "100000" }, d), /GUVNOR_WORKERS is 100000, above/);
+    await assert.rejects(resolveConfig(["-w", "9", "--max-workers", "8"], {}, d), /^ConfigError: --workers is 9, above the maximum of 8 set by --max-workers$/);
+    assert.equal((await resolveConfig(["-w", "9"], { GUVNOR_MAX_WORKERS: "9" }, d)).config.workers, 9);
+    assert.equal((await resolveConfig(["-t", "86400"], {}, d)).config.timeout, 86400);
+    for (const flag of ["--timeout", "--graceful-timeout", "--boot-timeout", "--keep-alive"]) {
+      await assert.rejects(resolveConfig([flag, "3000000"], {}, d), new RegExp(`^ConfigError: ${flag} must be 0 to 86400 seconds \\(got "3000000"\\)$`));
+    }
   });
 });

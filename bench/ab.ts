@@ -1,0 +1,66 @@
+// A/B: the same guvnor scenario served from two source trees, alternating A B A B …, so that
+// the machine's drift hits both alike; prints each round, the medians and B/A. For a change whose
+// cost is meant to be within noise (e.g. request counting): run it before claiming so.
+//   bun bench/ab.ts --a /tmp/guvnor-before --b . [--rt bun|deno] [--rounds 6] [--seconds 3] [--workers 1] [--connections 32]
+// A tree is a checkout's files: `git archive REV | tar -x -C DIR && ln -s $PWD/node_modules DIR/`.
+// Needs wrk.
+import net from "node:net";
+import path from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+// deno-lint-ignore no-explicit-any
+const Bun = (globalThis as any).Bun;
+const HERE = fileURLToPath(new URL(".", import.meta.url));
+const ROOT = path.resolve(HERE, "..");
+const arg = (name: string, dflt: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : dflt);
+const A = path.resolve(arg("a", "")), B = path.resolve(arg("b", "."));
+const RT = arg("rt", "bun"), ROUNDS = Number(arg("rounds", "6")), SECONDS = Number(arg("seconds", "3"));
+const WORKERS = arg("workers", "1"), CONNS = arg("connections", "32");
+const APP = path.join(HERE, "app.ts");
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function once(tree: string): Promise<number> {
+  const port = await freePort();
+  const main = path.join(tree, "src", "cli", "main.ts");
+  const cmd = RT === "bun" ? [process.execPath, main] : [path.join(ROOT, "node_modules", ".bin", "deno"), "run", "-A", main];
+  const p = Bun.spawn([...cmd, "-w", WORKERS, "-b", `127.0.0.1:${port}`, "--log-level", "error", "--control-socket", "", APP], {
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  try {
+    for (let i = 0; i < 200; i++) {
+      const ok = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.ok, () => false);
+      if (ok) break;
+      await sleep(50);
+    }
+    Bun.spawnSync(["wrk", "-t1", `-c${CONNS}`, "-d1s", `http://127.0.0.1:${port}/`]); // warm-up
+    const out = Bun.spawnSync(["wrk", "-t1", `-c${CONNS}`, `-d${SECONDS}s`, `http://127.0.0.1:${port}/`]).stdout.toString();
+    return Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0);
+  } finally {
+    p.kill("SIGTERM");
+    await p.exited;
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+const a: number[] = [], b: number[] = [];
+for (let r = 0; r < ROUNDS; r++) {
+  // Alternate which goes first, so neither side always follows the other's warm caches.
+  const [first, second] = r % 2 ? [[B, b], [A, a]] as const : [[A, a], [B, b]] as const;
+  first[1].push(await once(first[0]));
+  second[1].push(await once(second[0]));
+  process.stdout.write(`round ${r + 1}: A ${Math.round(a[r])} rps, B ${Math.round(b[r])} rps, B/A ${(b[r] / a[r]).toFixed(3)}\n`);
+}
+const ratios = a.map((x, i) => b[i] / x);
+process.stdout.write(
+  `${RT}, ${WORKERS} worker(s), wrk -c${CONNS} ${SECONDS}s × ${ROUNDS}: median A ${Math.round(median(a))} rps, B ${Math.round(median(b))} rps; ` +
+    `B/A median ${median(ratios).toFixed(3)} (rounds ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})\n`,
+);

@@ -1,0 +1,305 @@
+// What `guvnor ctl` and /metrics see of the arbiter: it answers from a read-only view of the
+// arbiter and acts through a few verbs, so the arbiter itself only constructs, feeds and closes it.
+import process from "node:process";
+import type { Logger } from "../log/logger.ts";
+import { runtime } from "../runtime/index.ts";
+import type { ExitStatus } from "../runtime/types.ts";
+import type { Config } from "../types.ts";
+import { VERSION } from "../version.ts";
+import { addCounters, emptyCounters, quantile, total, type WorkerCounters } from "./counters.ts";
+import { MetricsServer } from "./http.ts";
+import { renderMetrics, RESTART_CAUSES, type RestartCause } from "./metrics.ts";
+import * as libc from "../sockets/libc.ts";
+import { acceptQueues, CpuSampler, rssBytes } from "./procfs.ts";
+import { type ControlTarget, ControlError, type ScaleData, type StatsData, type StatusData, type WorkerRow, type WorkerState } from "./protocol.ts";
+import { ControlServer } from "./server.ts";
+import { CONTROL_FD_ENV, METRICS_FD_ENV } from "../handoff.ts";
+
+/** A worker as the arbiter's table holds it. */
+export interface ObservedWorker {
+  readonly pid: number;
+  readonly age: number;
+  readonly generation: number;
+  readonly spawnedAt: number;
+  readonly serving: boolean;
+  readonly recycling: boolean;
+  readonly retiring: boolean;
+  /** The last signal the arbiter sent it. */
+  readonly sent?: string;
+  /** When it last showed its event loop alive (ms since the epoch), null before it serves. */
+  readonly beatAt?: number | null;
+}
+
+export interface ArbiterView {
+  readonly generation: number;
+  readonly numWorkers: number;
+  readonly cfg: Config;
+  readonly listeners: readonly { fd: number; address: string }[];
+  readonly workers: readonly ObservedWorker[];
+  readonly stopping: boolean;
+  readonly reloading: boolean;
+  readonly upgradeChild?: number;
+  readonly upgradeParent?: number;
+}
+
+/** What the control socket may make the arbiter do; the loop acts on them as it does on signals. */
+export interface ArbiterVerbs {
+  setWorkers(n: number): Promise<void>;
+  /** Queues a signal for the loop, as if it had been sent (HUP, USR1, USR2, TERM, INT). */
+  signal(sig: "SIGHUP" | "SIGUSR1" | "SIGUSR2" | "SIGTERM" | "SIGINT"): void;
+  /** Marks a worker to be replaced, its replacement first; false if there is no such worker. */
+  recycle(pid: number, why: string): boolean;
+}
+
+export interface ObserverOptions {
+  view: () => ArbiterView;
+  verbs: ArbiterVerbs;
+  /** A worker's published counters, when its worker class publishes any. */
+  counters: (pid: number) => WorkerCounters | undefined;
+  log: Logger;
+}
+
+/** The arbiter's loop is called dead when it has not come round for this long (hooks may be slow). */
+const LIVE_MS = 30_000;
+
+export class Observer implements ControlTarget {
+  readonly startedAt = Date.now();
+  #control?: ControlServer;
+  #metrics?: MetricsServer;
+  #lagTimer?: ReturnType<typeof setInterval>;
+  #lag = 0;
+  #lastTick = Date.now();
+  /** Counters of workers that have exited, so totals never go down. */
+  readonly #gone = emptyCounters();
+  readonly #restarts = Object.fromEntries(RESTART_CAUSES.map((c) => [c, 0])) as Record<RestartCause, number>;
+  readonly #causes = new Map<number, RestartCause>();
+  readonly #cpu = new CpuSampler();
+  #lastStats?: { n: number; at: number };
+
+  constructor(readonly opts: ObserverOptions) {}
+
+  /**
+   * Opens the control socket (a warning if it cannot) and the metrics listener (an AddressError
+   * if it cannot). An upgraded arbiter not yet promoted holds both without answering.
+   */
+  async open(cfg: Config, promoted: boolean): Promise<void> {
+    const log = this.opts.log;
+    this.#control = ControlServer.open(cfg.controlSocket, this, log, promoted);
+    if (cfg.metricsBind || process.env[METRICS_FD_ENV]) {
+      this.#metrics = await MetricsServer.open(cfg.metricsBind, {
+        metrics: () => this.metricsText(),
+        live: () => this.live,
+        ready: () => this.ready,
+      }, log, { umask: cfg.umask });
+      if (promoted) await this.#metrics.serve(log);
+    }
+    let last = performance.now();
+    this.#lagTimer = setInterval(() => {
+      const now = performance.now();
+      this.#lag = Math.max(0, (now - last - 500) / 1000);
+      last = now;
+    }, 500);
+  }
+
+  /** The loop came round. */
+  tick(): void {
+    this.#lastTick = Date.now();
+  }
+
+  /** An upgraded arbiter whose parent has gone: answer on the sockets it handed over. */
+  async promoted(): Promise<void> {
+    this.#control?.accept();
+    await this.#metrics?.serve(this.opts.log);
+  }
+
+  /** What USR2 hands the new arbiter besides the listeners: fds, and the variables naming them. */
+  handover(): { fds: number[]; env: (childFds: number[]) => Record<string, string>; inheritable: <T>(spawn: () => T) => T } {
+    const fds: number[] = [], names: string[] = [];
+    if (this.#control) fds.push(this.#control.fd), names.push(CONTROL_FD_ENV);
+    if (this.#metrics) fds.push(this.#metrics.fd), names.push(METRICS_FD_ENV);
+    return {
+      fds,
+      env: (childFds) => Object.fromEntries(names.map((n, i) => [n, String(childFds[i])])),
+      inheritable: (spawn) => withInheritable(fds, spawn),
+    };
+  }
+
+  /** Stops answering; `unlink`: remove the socket files (no other arbiter shares them). */
+  close(unlink: boolean): void {
+    clearInterval(this.#lagTimer);
+    this.#control?.close(unlink);
+    this.#metrics?.close(unlink);
+    this.#control = this.#metrics = undefined;
+  }
+
+  /** A worker is being replaced; `why` as the arbiter logs it. */
+  recycling(pid: number, why: string): void {
+    this.#causes.set(pid, /max-requests/.test(why) ? "max_requests" : /max-worker-memory/.test(why) ? "max_worker_memory" : "requested");
+  }
+
+  /** A worker has exited: keep its counters (read just before it left the table) and count the restart. */
+  exited(w: ObservedWorker, status: ExitStatus, last: WorkerCounters | undefined): void {
+    if (last) addCounters(this.#gone, { ...last, inFlight: 0 });
+    const cause = this.#causes.get(w.pid) ?? this.#cause(w, status);
+    this.#causes.delete(w.pid);
+    if (cause) this.#restarts[cause]++;
+  }
+
+  #cause(w: ObservedWorker, status: ExitStatus): RestartCause | undefined {
+    const v = this.opts.view();
+    if (v.stopping) return undefined;
+    if (w.sent === "SIGABRT" || (w.sent === "SIGKILL" && !status.code)) return "timeout";
+    if (w.generation < v.generation || (w.generation > v.generation)) return "reload";
+    if (w.retiring && w.sent === "SIGTERM") return undefined; // fewer workers wanted: not a restart
+    if (status.signal) return "signal";
+    return "crash";
+  }
+
+  get live(): boolean {
+    return this.opts.view().stopping || Date.now() - this.#lastTick < LIVE_MS;
+  }
+
+  /** A worker serves and the arbiter is not stopping (during a HUP the old generation serves until replaced). */
+  get ready(): boolean {
+    const v = this.opts.view();
+    return !v.stopping && v.workers.some((w) => w.serving && !w.retiring);
+  }
+
+  // ---- ControlTarget ----
+
+  status(): StatusData {
+    const v = this.opts.view(), c = this.#totals();
+    return {
+      pid: process.pid,
+      version: VERSION,
+      runtime: `${runtime.name} ${runtime.version}`,
+      worker_runtime: v.cfg.runtime,
+      uptime_s: Math.round((Date.now() - this.startedAt) / 100) / 10,
+      generation: v.generation,
+      phase: v.stopping ? "stopping" : !this.ready ? "starting" : v.reloading ? "reloading" : "running",
+      listeners: v.listeners.map((l) => l.address),
+      workers: v.workers.length,
+      workers_target: v.numWorkers,
+      requests: c ? total(c) : null,
+      in_flight: c ? c.inFlight : null,
+      upgrade_child: v.upgradeChild ?? null,
+      upgrade_parent: v.upgradeParent ?? null,
+    };
+  }
+
+  workers(): WorkerRow[] {
+    const now = Date.now(), v = this.opts.view();
+    this.#cpu.keep(new Set(v.workers.map((w) => w.pid)));
+    return v.workers.map((w) => {
+      const c = this.opts.counters(w.pid), uptime = (now - w.spawnedAt) / 1000;
+      return {
+        pid: w.pid,
+        age: w.age,
+        generation: w.generation,
+        state: stateOf(w),
+        uptime_s: Math.round(uptime * 10) / 10,
+        requests: c ? total(c) : null,
+        in_flight: c ? c.inFlight : null,
+        rss_bytes: rssBytes(w.pid),
+        cpu_percent: this.#cpu.percent(w.pid, uptime),
+        heartbeat_age_s: w.beatAt ? Math.round((now - w.beatAt) / 100) / 10 : null,
+      };
+    });
+  }
+
+  stats(): StatsData {
+    const c = this.#totals(), v = this.opts.view(), now = Date.now();
+    const n = c ? total(c) : null;
+    const since = this.#lastStats ?? { n: 0, at: this.startedAt };
+    if (n !== null) this.#lastStats = { n, at: now };
+    const queues = acceptQueues(v.listeners.map((l) => l.fd));
+    return {
+      requests: n,
+      by_status: c ? { "1xx": c.byClass[0], "2xx": c.byClass[1], "3xx": c.byClass[2], "4xx": c.byClass[3], "5xx": c.byClass[4] } : null,
+      rate: n === null || now === since.at ? null : Math.round(((n - since.n) / ((now - since.at) / 1000)) * 10) / 10,
+      in_flight: c ? c.inFlight : null,
+      p50_s: c ? quantile(c, 0.5) : null,
+      p99_s: c ? quantile(c, 0.99) : null,
+      restarts: { ...this.#restarts },
+      listeners: v.listeners.map((l, i) => ({ address: l.address, queue: queues[i] })),
+      event_loop_lag_s: Math.round(this.#lag * 1e6) / 1e6,
+    };
+  }
+
+  async scale(n: number): Promise<ScaleData> {
+    const was = this.opts.view().numWorkers;
+    await this.opts.verbs.setWorkers(n);
+    this.opts.log.info(`Control: workers ${was} -> ${n}`);
+    return { workers: n, was };
+  }
+
+  add(n: number): Promise<ScaleData> {
+    return this.scale(this.opts.view().numWorkers + n);
+  }
+
+  remove(n: number): Promise<ScaleData> {
+    const was = this.opts.view().numWorkers;
+    if (was - n < 1) throw new ControlError(`remove: cannot go below one worker (${was} now, asked to remove ${n})`);
+    return this.scale(was - n);
+  }
+
+  reload(): void {
+    this.opts.verbs.signal("SIGHUP");
+  }
+
+  reopen(): void {
+    this.opts.verbs.signal("SIGUSR1");
+  }
+
+  upgrade(): void {
+    const v = this.opts.view();
+    if (v.upgradeChild) throw new ControlError(`an upgrade is already running (new arbiter pid ${v.upgradeChild})`);
+    if (v.upgradeParent) throw new ControlError(`this arbiter is itself an upgrade; stop the old one (pid ${v.upgradeParent}) first`);
+    this.opts.verbs.signal("SIGUSR2");
+  }
+
+  stop(quick: boolean): void {
+    this.opts.verbs.signal(quick ? "SIGINT" : "SIGTERM");
+  }
+
+  killWorker(pid: number): void {
+    const w = this.opts.view().workers.find((x) => x.pid === pid);
+    if (!w) throw new ControlError(`kill: no worker with pid ${pid} (guvnor ctl workers lists them)`);
+    if (w.retiring || w.recycling) return;
+    if (!this.opts.verbs.recycle(pid, "guvnor ctl kill")) throw new ControlError(`kill: no worker with pid ${pid}`);
+    this.#causes.set(pid, "ctl");
+  }
+
+  metricsText(): string {
+    const v = this.opts.view();
+    return renderMetrics({
+      counters: this.#totals(),
+      workers: v.workers.map((w) => ({ pid: w.pid, state: stateOf(w), rssBytes: rssBytes(w.pid) })),
+      restarts: this.#restarts,
+      eventLoopLagSeconds: Math.round(this.#lag * 1e6) / 1e6,
+      listeners: this.stats().listeners,
+      build: { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version, workerRuntime: v.cfg.runtime },
+    });
+  }
+
+  /** Every request counted so far, or null while no worker publishes counters. */
+  #totals(): WorkerCounters | null {
+    const live = this.opts.view().workers.map((w) => this.opts.counters(w.pid)).filter((c) => c !== undefined);
+    if (!live.length && total(this.#gone) === 0) return null;
+    return live.reduce((acc, c) => addCounters(acc, c), addCounters(emptyCounters(), this.#gone));
+  }
+}
+
+function stateOf(w: ObservedWorker): WorkerState {
+  return w.retiring ? "retiring" : w.recycling ? "recycling" : w.serving ? "serving" : "booting";
+}
+
+/** Runs `spawn` with `fds` inheritable (USR2's new arbiter), close-on-exec again after. */
+function withInheritable<T>(fds: number[], spawn: () => T): T {
+  for (const fd of fds) libc.setCloexec(fd, false);
+  try {
+    return spawn();
+  } finally {
+    for (const fd of fds) libc.setCloexec(fd, true);
+  }
+}

@@ -1,0 +1,97 @@
+// Robustness: hostile clients and broken apps must not wedge, crash or silently stop a worker.
+// Real CLI, loopback sockets, bounded connection counts; never asserts speed.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import process from "node:process";
+import { afterEach, describe, it } from "node:test";
+import net from "node:net";
+import { alive, boot, cleanup, cliCommand, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
+
+const APP = fixture("robust-app.ts");
+
+/** Opens a WebSocket, sends one message, resolves with the first reply. */
+export function wsEcho(url: string, message: string, timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    const t = setTimeout(() => { ws.close(); reject(new Error(`no WebSocket reply within ${timeoutMs} ms`)); }, timeoutMs);
+    ws.onopen = () => ws.send(message);
+    ws.onmessage = (e) => { clearTimeout(t); ws.close(); resolve(String(e.data)); };
+    ws.onerror = () => { clearTimeout(t); reject(new Error("WebSocket error")); };
+  });
+}
+
+/** `n` connections that connect and send nothing; resolves once each is connected or failed. */
+export async function openIdle(port: number, n: number): Promise<net.Socket[]> {
+  return await Promise.all(Array.from({ length: n }, () => new Promise<net.Socket>((resolve) => {
+    const s = net.connect(port, "127.0.0.1", () => resolve(s));
+    s.on("error", () => resolve(s));
+  })));
+}
+
+export function robustSuite(rt: RuntimeName): void {
+  afterEach(cleanup);
+
+  describe(`guvnor on ${rt}: robustness`, () => {
+    it("a WebSocket upgrade with the access log on: the socket opens, is logged as 101, and the worker keeps serving", async () => {
+      const log = path.join(tmpDir(), "access.log");
+      const { g, port, base } = await boot(rt, ["--access-logfile", log, APP]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${port}/ws`, "ping"), "echo ping");
+      assert.match((await request(`${base}/after`, 5000)).body, /^hello \/after/);
+      await sleep(100);
+      const lines = fs.readFileSync(log, "utf8");
+      assert.match(lines, /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ws HTTP\/1\.1" 101 0 /m, lines);
+      assert.match(lines, /"GET \/after HTTP\/1\.1" 200 /, lines);
+      assert.doesNotMatch(g.stderr, /Request closed|not returned from callback/);
+      await stopCleanly(g);
+    });
+
+    it("a worker whose server stopped serving (an app bug after a Deno upgrade) is replaced", async () => {
+      const { g, port, base } = await boot(rt, [APP]);
+      const [first] = g.workerPids();
+      await wsEcho(`ws://127.0.0.1:${port}/ws-bug`, "x", 2000).catch(() => "");
+      if (rt === "deno") {
+        await g.waitFor(/Worker can't serve: the native server stopped accepting connections/);
+        while (g.workerPids().length < 2) await sleep(20);
+      }
+      const r = await request(`${base}/pid`, 10_000);
+      assert.equal(r.status, 200);
+      assert.equal(r.body !== String(first), rt === "deno", "Deno: served by the replacement; Bun: by the same worker");
+      await stopCleanly(g);
+    });
+
+    it("HUP while a response streams past --graceful-timeout: the old worker cuts it and exits 0, no crash", async () => {
+      const { g, base } = await boot(rt, ["--graceful-timeout", "1", APP]);
+      const [old] = g.workerPids();
+      const drip = request(`${base}/drip?ms=6000`, 10_000).then((r) => `complete ${r.body.length}`, (e) => `cut: ${e.message}`);
+      await sleep(500);
+      g.signal("SIGHUP");
+      await g.waitFor(new RegExp(`\\[${old}\\] \\[INFO\\] Worker exiting`), 8000);
+      await sleep(300);
+      assert.match(await drip, /^cut/, "the response outliving the graceful timeout is cut");
+      assert.ok(!alive(old));
+      assert.doesNotMatch(g.stderr, /BadResource|Uncaught|exited with code/);
+      assert.match((await request(`${base}/pid`)).body, /^\d+$/);
+      await stopCleanly(g);
+    });
+    for (const serving of ["native", "compat"]) {
+      it(`more idle clients than the open file limit allows (--serving ${serving}): workers live on, then serve`, async () => {
+        const port = await freePort();
+        const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", "2", "--serving", serving, APP], {
+          command: ["prlimit", "--nofile=64:64", ...cliCommand(rt)],
+        });
+        await g.ready(2, `http://127.0.0.1:${port}/`);
+        const pids = g.workerPids();
+        const idle = await openIdle(port, 150);
+        await sleep(1500);
+        assert.ok(pids.every(alive), `workers alive: ${g.stderr}`);
+        for (const s of idle) s.destroy();
+        const r = await request(`http://127.0.0.1:${port}/pid`, 8000);
+        assert.equal(r.status, 200);
+        assert.deepEqual(g.workerPids(), pids, "no worker was replaced");
+        assert.doesNotMatch(g.stderr, /exited with code|Uncaught/);
+        await stopCleanly(g);
+      });
+    }
+  });
+}

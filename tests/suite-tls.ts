@@ -1,0 +1,131 @@
+// TLS on every serving path: https with the runtime's native server and with node:tls, client
+// certificates, h2 by ALPN where the runtime offers it, one-line errors for a bad certificate or
+// key, and a renewed certificate swapped in by HUP under load. Certificates are made at test time.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, afterEach, before, describe, it } from "node:test";
+import { cleanup, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
+import { alpn, type Certs, fingerprintOf, httpsGet, makeCerts } from "./tls-helpers.ts";
+
+const APP = fixture("app.ts");
+const NODE_APP = fixture("tls-node-app.ts");
+
+export function tlsSuite(rt: RuntimeName): void {
+  let certs: Certs;
+  before(() => (certs = makeCerts()));
+  after(() => fs.rmSync(certs.dir, { recursive: true, force: true }));
+  afterEach(cleanup);
+
+  /** Starts guvnor with TLS and waits until a worker answers over https. */
+  const startTls = async (args: string[], workers = 1, cert = certs.a) => {
+    const port = await freePort();
+    const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", String(workers), "--runtime", rt, "--certfile", cert.cert, "--keyfile", cert.key, ...args]);
+    const end = Date.now() + 20_000;
+    while (g.workerPids().length < workers || !(await httpsGet(port, "/", { cacert: cert.cert, client: certs.client }).then(() => true, () => false))) {
+      if (Date.now() > end) throw new Error(`no https answer; stderr:\n${g.stderr}`);
+      await g.waitFor(/Booting worker/, 20_000);
+      await sleep(50);
+    }
+    return { g, port };
+  };
+
+  describe(`guvnor on ${rt}: TLS`, () => {
+    for (const serving of ["native", "compat"] as const) {
+      it(`serves https on the ${serving} path: request.url, the log and the access log say https`, async () => {
+        const { g, port } = await startTls(["--serving", serving, "--access-logfile", "-", "--access-logformat", "%(h)s %({wsgi.url_scheme}e)s %(r)s %(s)s", APP]);
+        await g.waitFor(new RegExp(`Using worker: fetch \\(${serving}\\)`));
+        assert.match(g.stderr, /Listening at: https:\/\/127\.0\.0\.1:/);
+        const r = await httpsGet(port, "/headers", { cacert: certs.a.cert });
+        assert.equal(r.status, 200);
+        assert.match(r.body, new RegExp(`^url=https://127\\.0\\.0\\.1:${port}/headers `));
+        assert.equal(r.fingerprint, fingerprintOf(certs.a.cert));
+        await g.waitFor(/127\.0\.0\.1 https GET \/headers HTTP\/1\.1 200/, 5000, "stdout");
+        // Plain HTTP on the TLS port gets no answer from the app.
+        const plain = await request(`http://127.0.0.1:${port}/`).then((x) => x.status, (e) => String(e.code ?? e));
+        assert.notEqual(plain, 200);
+        // HTTP/2 by ALPN: Deno.serve picks h2; node:tls picks http/1.1; Bun.serve answers no ALPN (HTTP/1.1).
+        assert.equal(await alpn(port, certs.a.cert), serving === "compat" ? "http/1.1" : rt === "deno" ? "h2" : "none");
+        await stopCleanly(g);
+      });
+    }
+
+    it("-k node: client certificates required; the app sees the verified peer", async () => {
+      const { g, port } = await startTls(["-k", "node", "--ca-certs", certs.ca, "--cert-reqs", "required", NODE_APP]);
+      const seen = JSON.parse((await httpsGet(port, "/", { cacert: certs.a.cert, client: certs.client })).body);
+      assert.deepEqual([seen.encrypted, seen.authorized, seen.peer], [true, true, "guvnor test client"]);
+      await assert.rejects(httpsGet(port, "/", { cacert: certs.a.cert }), "no client certificate: the handshake fails");
+      await stopCleanly(g);
+    });
+
+    it("fetch app with --cert-reqs required: refused without a client certificate, served with one", async () => {
+      const { g, port } = await startTls(["--ca-certs", certs.ca, "--cert-reqs", "required", APP]);
+      // Deno.serve takes no client certificates: the fetch worker says so and serves with node:tls.
+      if (rt === "deno") await g.waitFor(/Using worker: fetch \(compat\): native serving unavailable: Deno\.serve takes no client certificates/);
+      else await g.waitFor(/Using worker: fetch \(native\)/);
+      assert.equal((await httpsGet(port, "/hi", { cacert: certs.a.cert, client: certs.client })).body, "hello /hi");
+      await assert.rejects(httpsGet(port, "/hi", { cacert: certs.a.cert }));
+      await stopCleanly(g);
+    });
+
+    it("a missing, unreadable or mismatched certificate or key is one line and exit 1, before any worker", async () => {
+      const cases: [string[], RegExp][] = [
+        [["--certfile", path.join(certs.dir, "nope.pem"), "--keyfile", certs.a.key], /^Error: --certfile: can't read .*nope\.pem: no such file$/],
+        [["--certfile", certs.a.cert, "--keyfile", certs.b.key], /^Error: --certfile and --keyfile do not match: .*b\.key is not the key of the certificate in .*a\.pem/],
+        [["--certfile", certs.a.key, "--keyfile", certs.a.key], /^Error: --certfile: .*a\.key holds no PEM certificate/],
+        [["--certfile", certs.a.cert], /^Error: --certfile: .*a\.pem holds no private key: give it with --keyfile$/],
+        [["--certfile", certs.a.cert, "--keyfile", certs.a.key, "--cert-reqs", "required"], /^Error: --cert-reqs required needs --ca-certs/],
+      ];
+      for (const [args, want] of cases) {
+        const g = new Guvnor(rt, ["-b", `127.0.0.1:${await freePort()}`, ...args, APP]);
+        assert.equal((await g.exit()).code, 1, g.stderr);
+        assert.equal(g.stderr.trim().split("\n").length, 1, g.stderr);
+        assert.match(g.stderr.trim(), want);
+        assert.doesNotMatch(g.stderr, /Booting worker/);
+      }
+    });
+
+    it("HUP serves a renewed certificate; no request fails across it under load", async () => {
+      const live = { cert: path.join(certs.dir, "live.pem"), key: path.join(certs.dir, "live.key") };
+      fs.copyFileSync(certs.a.cert, live.cert);
+      fs.copyFileSync(certs.a.key, live.key);
+      const { g, port } = await startTls([APP], 2, live);
+      const before = (await httpsGet(port, "/pid", { cacert: certs.a.cert })).fingerprint;
+      assert.equal(before, fingerprintOf(certs.a.cert));
+      // A small concurrent loop of fresh connections that trusts both certificates.
+      const both = path.join(certs.dir, "both.pem");
+      fs.writeFileSync(both, fs.readFileSync(certs.a.cert, "utf8") + fs.readFileSync(certs.b.cert, "utf8"));
+      let running = true;
+      const st = { ok: 0, failed: [] as string[], prints: new Set<string>() };
+      const loops = Array.from({ length: 4 }, async () => {
+        while (running) {
+          try {
+            const r = await httpsGet(port, "/pid", { cacert: both });
+            if (r.status === 200) st.ok++;
+            else st.failed.push(`status ${r.status}`);
+            st.prints.add(r.fingerprint);
+          } catch (err) {
+            st.failed.push(String((err as { code?: string }).code ?? err));
+          }
+        }
+      });
+      await sleep(300);
+      // Renewal as certbot does it: new files renamed into place, then HUP.
+      fs.copyFileSync(certs.b.key, `${live.key}.new`);
+      fs.renameSync(`${live.key}.new`, live.key);
+      fs.copyFileSync(certs.b.cert, `${live.cert}.new`);
+      fs.renameSync(`${live.cert}.new`, live.cert);
+      g.signal("SIGHUP");
+      const end = Date.now() + 15_000;
+      while (!st.prints.has(fingerprintOf(certs.b.cert)) && Date.now() < end) await sleep(50);
+      await sleep(300);
+      running = false;
+      await Promise.all(loops);
+      assert.ok(st.prints.has(fingerprintOf(certs.b.cert)), `the new certificate was never served; stderr:\n${g.stderr}`);
+      assert.equal((await httpsGet(port, "/pid", { cacert: certs.b.cert })).fingerprint, fingerprintOf(certs.b.cert));
+      assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
+      assert.ok(st.ok > 20, `only ${st.ok} requests`);
+      await stopCleanly(g);
+    });
+  });
+}
