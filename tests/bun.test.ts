@@ -1,6 +1,7 @@
 // The behavioural suite with the guvnor CLI running on Bun.
 import { behaviourSuite } from "./suite.ts";
 import { nativeSuite } from "./suite-native.ts";
+import { balanceSuite } from "./suite-balance.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
@@ -16,6 +17,7 @@ import { shipSuite } from "./suite-ship.ts";
 
 behaviourSuite("bun");
 nativeSuite("bun");
+balanceSuite("bun");
 supervisionSuite("bun");
 systemdSuite("bun");
 upgradeSuite("bun");

@@ -1,6 +1,7 @@
 // The behavioural suite with the guvnor CLI running on Deno.
 import { behaviourSuite } from "./suite.ts";
 import { nativeSuite } from "./suite-native.ts";
+import { balanceSuite } from "./suite-balance.ts";
 import { supervisionSuite } from "./suite-supervision.ts";
 import { systemdSuite } from "./suite-systemd.ts";
 import { upgradeSuite } from "./suite-upgrade.ts";
@@ -15,6 +16,7 @@ import { robustSuite } from "./suite-robust.ts";
 
 behaviourSuite("deno");
 nativeSuite("deno");
+balanceSuite("deno");
 supervisionSuite("deno");
 systemdSuite("deno");
 upgradeSuite("deno");

@@ -24,6 +24,8 @@ export interface ArbiterContext {
   onSignal(signal: string, handler: () => void): void;
   /** A worker's scoreboard: anonymous shared memory, or an unnamed file in `dir` when set. */
   createScoreboard(dir: string): NewScoreboard;
+  /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
+  createSharedMemory(bytes: number): number;
   /** Closes a descriptor of ours once the child holds its copy. */
   closeFd(fd: number): void;
   /** SIGKILLs what is left of a process group (what a dead worker forked). */
@@ -58,6 +60,7 @@ export const realContext: ArbiterContext = {
       throw err;
     }
   },
+  createSharedMemory: (bytes) => createSharedFile(bytes, ""),
   closeFd,
   killGroup(pgid) {
     try {

@@ -10,6 +10,7 @@ import { type WorkerState, workerEnv } from "../handoff.ts";
 import type { Scoreboard } from "../worker/scoreboard.ts";
 import type { ArbiterContext, NewScoreboard } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
+import { TABLE_BYTES } from "../worker/balance.ts";
 import { tlsMaterialFor } from "../config/tls.ts";
 
 export interface WorkerRecord {
@@ -56,6 +57,7 @@ export class WorkerTable {
   readonly #exits: { rec: WorkerRecord; status: ExitStatus }[] = [];
   readonly #release = new Map<WorkerRecord, () => void>();
   #age = 0;
+  #balance?: number;
 
   constructor(readonly opts: WorkerTableOptions) {}
 
@@ -75,8 +77,9 @@ export class WorkerTable {
     ], drop);
     const slot = this.#freeSlot(generation);
     const sockets = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
+    const balance = this.slots ? [] : this.#balanceFd();
     const sb: NewScoreboard = ctx.createScoreboard(cfg.workerTmpDir);
-    const fds = [...sockets, sb.fd];
+    const fds = [...sockets, ...balance, sb.fd];
     const childFds = ctx.childFds(fds);
     const age = ++this.#age;
     const { config: _file, checkConfig: _check, printConfig: _print, ...workerCfg } = cfg;
@@ -85,7 +88,8 @@ export class WorkerTable {
       age,
       ppid: process.pid,
       sockets: this.listeners.map((l, i) => ({ fd: childFds[i], address: l.address, kind: l.kind })),
-      scoreboardFd: childFds[sockets.length],
+      scoreboardFd: childFds[fds.length - 1],
+      balanceFd: balance.length ? childFds[sockets.length] : undefined,
       cfg: workerCfg,
       cwd,
       hooks: this.opts.workerHooks(),
@@ -95,7 +99,7 @@ export class WorkerTable {
     const env = workerEnv(process.env, cfg.env, state);
     let handle: ChildProcessHandle;
     try {
-      const start = (fds: number[]) => ctx.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds: [...fds, sb.fd], uid: drop?.uid, gid: drop?.gid });
+      const start = (fds: number[]) => ctx.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds: [...fds, ...balance, sb.fd], uid: drop?.uid, gid: drop?.gid });
       handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
     } catch (err) {
       sb.release();
@@ -115,6 +119,20 @@ export class WorkerTable {
     });
     log.debug(`Spawned worker ${age} (pid: ${rec.pid}, generation ${generation})`);
     return rec;
+  }
+
+  /**
+   * The table the workers of the shared sockets balance their connections through (worker/balance.ts):
+   * one for all of them, made at the first spawn, never read by the arbiter. None when it cannot be made.
+   */
+  #balanceFd(): number[] {
+    try {
+      this.#balance ??= this.opts.ctx.createSharedMemory(TABLE_BYTES);
+    } catch (err) {
+      this.#balance = -1;
+      this.opts.log.debug(`No balance table: ${(err as Error).message}`);
+    }
+    return this.#balance < 0 ? [] : [this.#balance];
   }
 
   /** The lowest slot no serving worker of `generation` holds: a replaced worker's slot goes to its replacement. */

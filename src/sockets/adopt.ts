@@ -81,8 +81,12 @@ export function findEpoll(fd: number): { epfd: number; entry: libc.EpollEntry } 
 export interface Adopted {
   fd: number;
   epfd: number;
+  /** Its registration in the runtime's epoll set, to add it back after pauseAccepting(). */
+  entry: libc.EpollEntry;
   /** The fd the listener was inherited at: a second copy, closed with the first at stop. */
   inherited: number;
+  /** Out of the runtime's epoll set for now (pauseAccepting), or for good (stopAccepting). */
+  paused: boolean;
 }
 
 /**
@@ -101,7 +105,34 @@ export function adopt(inherited: number, target: number, epfd: number, entry: li
   }
   const got = sockname(target);
   if (got !== want) throw new AdoptError(`after dup2 the listener is ${got}, expected ${want}`);
-  return { fd: target, epfd, inherited };
+  return { fd: target, epfd, entry, inherited, paused: false };
+}
+
+/**
+ * Takes the listener out of the runtime's epoll set: the runtime stops accepting from it, its
+ * open connections are served as before, and new ones wait in the shared queue for the other
+ * workers. Returns false when it could not (the server closed the fd).
+ */
+export function pauseAccepting(a: Adopted): boolean {
+  if (a.paused) return true;
+  try {
+    libc.epollDel(a.epfd, a.fd);
+  } catch {
+    return false;
+  }
+  return (a.paused = true);
+}
+
+/** Puts the listener back (same events, same data); connections already queued are reported at once. */
+export function resumeAccepting(a: Adopted): boolean {
+  if (!a.paused) return true;
+  try {
+    libc.epollAdd(a.epfd, a.fd, a.entry);
+  } catch {
+    return false;
+  }
+  a.paused = false;
+  return true;
 }
 
 /**
@@ -111,8 +142,8 @@ export function adopt(inherited: number, target: number, epfd: number, entry: li
  * server stopping — new connections are refused at once instead of waiting in a backlog nobody reads.
  */
 export function stopAccepting(a: Adopted): void {
+  pauseAccepting(a);
   try {
-    libc.epollDel(a.epfd, a.fd);
     libc.replaceWithPlaceholder(a.fd);
     if (a.inherited !== a.fd) libc.replaceWithPlaceholder(a.inherited);
   } catch {

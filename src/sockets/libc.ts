@@ -9,7 +9,7 @@ export { SysError } from "../sys/ffi.ts";
 export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
-const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26;
+const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26, IPPROTO_TCP = 6, TCP_INFO = 11;
 const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, O_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
 // The kernel declares struct epoll_event __attribute__((packed)) on x86_64 only.
@@ -110,6 +110,16 @@ export function epollAdd(epfd: number, fd: number, entry: EpollEntry): void {
 /** epoll_ctl(DEL): the event loop stops hearing about `fd` (the fd itself stays open). */
 export function epollDel(epfd: number, fd: number): void {
   check("epoll_ctl(DEL)", fns.epoll_ctl(epfd, EPOLL_CTL_DEL, fd, new Uint8Array(16)));
+}
+
+/**
+ * Connections waiting in a TCP listener's accept queue, or -1 when the socket cannot say (a unix
+ * socket). For a listening socket the kernel reports the queue length as tcp_info.tcpi_unacked
+ * (u32 at byte 24, after eight u8 fields and four u32).
+ */
+export function acceptQueueLength(fd: number): number {
+  const info = new Uint32Array(26), len = new Uint32Array([104]);
+  return fns.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) < 0 || len[0] < 28 ? -1 : info[6];
 }
 
 export function close(fd: number): void {

@@ -13,6 +13,7 @@ import { loadWorkerClass, type WorkerClass } from "./classes.ts";
 import { HandoffError, takeWorkerState, WORKER_ENV, type WorkerState } from "../handoff.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "./scoreboard.ts";
 import type { AppSource, Worker } from "./base.ts";
+import { takeBalanceTable } from "./balance.ts";
 import { setTitle } from "../title.ts";
 
 /** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
@@ -45,6 +46,7 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     setTitle("worker", cfg.name);
     // Our copies of the listeners must not leak into processes the app spawns.
     for (const s of state.sockets) setCloexec(s.fd, true);
+    if (state.balanceFd !== undefined) takeBalanceTable(state.balanceFd, log);
     // 3. The worker, its hooks, then the app, loaded and served by initProcess().
     const WorkerClass = workerClass ?? await loadWorkerClass(cfg.workerClass, state.cwd);
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };

@@ -10,11 +10,13 @@ import type { FetchHandler, ServeInfo } from "../types.ts";
 import type { AccessEntry } from "../log/access.ts";
 import { logUpgrade, logWhenSent, seeRequest } from "./fetch-access.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
-import { serveNative } from "./http-native.ts";
+import { type NativeServing, serveNative } from "./http-native.ts";
+import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
+  #native?: NativeServing;
   protected override nodeRequestHooks = false;
 
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
@@ -36,7 +38,10 @@ export class FetchWorker extends HttpWorker {
       // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
       // would cut a request that outlives the worker (Bun's maximum is 255 s).
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
-      const serving = serveNative({ sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, log: this.log, tls: this.tlsServing });
+      const balance = balanceTable();
+      const serving = this.#native = serveNative({
+        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, log: this.log, tls: this.tlsServing, balance,
+      });
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {
@@ -62,16 +67,40 @@ export class FetchWorker extends HttpWorker {
     return (request, info) => {
       const url = request.url;
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
-      if (!this.logsAccess) return this.#call(request, info);
-      const seen = seeRequest(request, info), write = (e: AccessEntry) => this.writeAccess(e);
-      const log = (res: Response | undefined) => {
-        if (info.upgraded) logUpgrade(request, seen, write);
-        else if (res) return logWhenSent(request, seen, res, write);
-        return res;
-      };
-      const res = this.#call(request, info);
-      return res instanceof Promise ? res.then(log) : log(res);
+      const balancer = this.#native?.balancer;
+      if (balancer) {
+        const a = info.remoteAddr;
+        if (balancer.seen(a.port ? `${a.hostname}:${a.port}` : "")) return this.#handBack(this.#served(request, info));
+      }
+      return this.#served(request, info);
     };
+  }
+
+  #served(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
+    if (!this.logsAccess) return this.#call(request, info);
+    const seen = seeRequest(request, info), write = (e: AccessEntry) => this.writeAccess(e);
+    const log = (res: Response | undefined) => {
+      if (info.upgraded) logUpgrade(request, seen, write);
+      else if (res) return logWhenSent(request, seen, res, write);
+      return res;
+    };
+    const res = this.#call(request, info);
+    return res instanceof Promise ? res.then(log) : log(res);
+  }
+
+  /** The balancer gives this connection back: `Connection: close`, and the client reconnects to a worker with room. */
+  #handBack(res: Response | undefined | Promise<Response | undefined>): Response | undefined | Promise<Response | undefined> {
+    if (res instanceof Promise) return res.then((r) => this.#handBack(r) as Response | undefined);
+    if (!res || res.status === 101) return res; // a WebSocket upgrade keeps its connection
+    try {
+      res.headers.set("connection", "close");
+      return res;
+    } catch {
+      // immutable headers (Response.redirect, a fetch() result): a copy can carry it
+      const copy = new Response(res.body, res);
+      copy.headers.set("connection", "close");
+      return copy;
+    }
   }
 
   /** Calls the app, between the preRequest and postRequest hooks when the config defines them. */

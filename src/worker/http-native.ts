@@ -6,8 +6,10 @@ import path from "node:path";
 import process from "node:process";
 import { runtime } from "../runtime/index.ts";
 import type { NativeHandler, NativeServer } from "../runtime/index.ts";
-import { type Adopted, adopt, findEpoll, findListener, socketFds, stopAccepting } from "../sockets/adopt.ts";
+import { acceptQueueLength } from "../sockets/libc.ts";
+import { type Adopted, adopt, findEpoll, findListener, pauseAccepting, resumeAccepting, socketFds, stopAccepting } from "../sockets/adopt.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
+import { type BalanceTable, Balancer } from "./balance.ts";
 import type { HttpServing } from "./http-compat.ts";
 import type { TlsServing } from "../config/tls.ts";
 import type { Logger } from "../log/logger.ts";
@@ -22,6 +24,13 @@ export interface NativeOptions {
   idleTimeout: number;
   tls?: TlsServing;
   log: Logger;
+  /** The table shared by the workers of the same sockets: when given, this worker balances (balance.ts). */
+  balance?: BalanceTable;
+}
+
+export interface NativeServing extends HttpServing {
+  /** Set when balancing: the handler reports each request's connection to it. */
+  readonly balancer?: Balancer;
 }
 
 /**
@@ -32,7 +41,7 @@ export interface NativeOptions {
 const SETTLE_MS = 250;
 
 /** One native server per inherited socket; throws an AdoptError (nothing left running) when any step fails. */
-export function serveNative(opts: NativeOptions): HttpServing {
+export function serveNative(opts: NativeOptions): NativeServing {
   const adopted: { server: NativeServer; listener: Adopted }[] = [];
   try {
     opts.sockets.forEach((s, i) => adopted.push(adoptOne(s, i, opts)));
@@ -67,12 +76,20 @@ export function serveNative(opts: NativeOptions): HttpServing {
     });
   };
   adopted.forEach((_, i) => watch(i));
+  const balancer = opts.balance && new Balancer(opts.balance, {
+    pause: () => adopted.forEach((a) => pauseAccepting(a.listener)),
+    resume: () => adopted.forEach((a) => resumeAccepting(a.listener)),
+    queued: () => Math.max(...adopted.map((a) => acceptQueueLength(a.listener.fd))),
+  });
+  balancer?.start();
   return {
+    balancer,
     broken: broken.promise,
     async stop(graceMs) {
       stopping = true;
       const deadline = Date.now() + graceMs;
       // 1. Stop accepting: new connections wait in the shared backlog for the other workers.
+      balancer?.stop();
       for (const a of adopted) stopAccepting(a.listener);
       // 2. Let connections accepted just before deliver their request.
       await sleep(Math.min(SETTLE_MS, graceMs));

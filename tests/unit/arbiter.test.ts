@@ -52,6 +52,7 @@ class FakeMachine implements ArbiterContext {
     this.#next = new Scoreboard().init();
     return { fd: 99, board: this.#next, release() {} };
   }
+  createSharedMemory = () => 98;
   closeFd(): void {}
   killGroup(): void {}
   rssBytes = () => 0;
