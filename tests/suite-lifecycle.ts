@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { boot, cleanup, fixture, gone, Guvnor, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+import { boot, cleanup, fixture, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 export function lifecycleSuite(rt: RuntimeName): void {
   afterEach(cleanup);
@@ -35,6 +35,33 @@ export function lifecycleSuite(rt: RuntimeName): void {
       await gone(workers);
       assert.equal(fs.existsSync(pidfile), false, "pid file left behind");
       await sleep(10);
+    });
+
+    it("a .env in the app directory: Bun workers load it themselves, afresh on HUP; Deno workers do not; the arbiter passes none on", async () => {
+      const dir = tmpDir(), dotenv = path.join(dir, ".env");
+      fs.copyFileSync(fixture("env-app.ts"), path.join(dir, "app.ts"));
+      fs.writeFileSync(dotenv, "FROM_DOTENV=one\n");
+      // Started in the app directory, where a Bun arbiter loads the .env for itself too.
+      const bun = await boot(rt, ["--runtime", "bun", "app.ts"], 1, { cwd: dir });
+      assert.equal((await request(`${bun.base}/`)).body, "one");
+      fs.writeFileSync(dotenv, "FROM_DOTENV=two\n");
+      bun.g.signal("SIGHUP");
+      let seen = "";
+      for (let i = 0; i < 100 && seen !== "two"; i++, await sleep(100)) seen = (await request(`${bun.base}/`)).body;
+      assert.equal(seen, "two", "HUP kept the old value");
+      await stopCleanly(bun.g);
+      const deno = await boot(rt, ["--runtime", "deno", "app.ts"], 1, { cwd: dir });
+      assert.equal((await request(`${deno.base}/`)).body, "-", "a Deno worker got the .env the arbiter's runtime loaded");
+      await stopCleanly(deno.g);
+    });
+
+    it("--check-config imports the app on the workers' runtime, not the arbiter's", async () => {
+      const onBun = new Guvnor(rt, ["--check-config", "--runtime", "bun", fixture("bun-only-app.ts")]);
+      assert.equal((await onBun.exit()).code, 0, onBun.stderr);
+      assert.match(onBun.stdout + onBun.stderr, /Config OK/);
+      const onDeno = new Guvnor(rt, ["--check-config", "--runtime", "deno", fixture("bun-only-app.ts")]);
+      assert.equal((await onDeno.exit()).code, 1, onDeno.stdout + onDeno.stderr);
+      assert.match(onDeno.stderr, /Bun is not defined|Cannot read properties of undefined|undefined is not an object/);
     });
   });
 }

@@ -25,7 +25,7 @@ export async function runArbiter(opts: LaunchOptions): Promise<number> {
       throw new ConfigError(`--error-logfile ${file}: can't open it: ${why}`, { cause: err });
     }
   }
-  const log = createLogger({ level: opts.cfg.logLevel, sink: () => sink });
+  const log = createLogger({ level: opts.cfg.logLevel, sink: () => sink, format: opts.cfg.logFormat });
   try {
     return await new Arbiter({ ...rest, log, reopenLogs: () => sink.reopen() }).run();
   } finally {

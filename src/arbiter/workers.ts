@@ -10,6 +10,7 @@ import { type WorkerState, workerEnv } from "../handoff.ts";
 import type { Scoreboard } from "../worker/scoreboard.ts";
 import type { ArbiterContext, NewScoreboard } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
+import { launchEnvironment } from "./environment.ts";
 import { TABLE_BYTES } from "../worker/balance.ts";
 import { tlsMaterialFor } from "../config/tls.ts";
 
@@ -96,7 +97,7 @@ export class WorkerTable {
       ids,
       tls: tlsMaterialFor(cfg),
     };
-    const env = workerEnv(process.env, cfg.env, state);
+    const env = workerEnv(launchEnvironment(), cfg.env, state);
     let handle: ChildProcessHandle;
     try {
       const start = (fds: number[]) => ctx.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds: [...fds, ...balance, sb.fd], uid: drop?.uid, gid: drop?.gid });

@@ -9,6 +9,7 @@ import { createCliLogger } from "../log/logger.ts";
 import { openSink } from "../log/sink.ts";
 import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
+import { runtime } from "../runtime/index.ts";
 
 // Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
 // A URL when guvnor runs from JSR (Deno runs a URL as it runs a path).
@@ -35,6 +36,8 @@ export async function runCli(argv: string[]): Promise<number> {
     // 2. The app must at least exist before we bind anything.
     appModulePath(cfg.app, cwd);
     if (cfg.checkConfig) {
+      // The app is checked where it will run: on the workers' runtime, which may not be ours.
+      if (cfg.runtime !== runtime.name) return await checkOn(cfg.runtime, argv, startCwd);
       const appExport = await importApp(cfg.app, cwd);
       await loadWorkerClass(cfg.workerClass, cwd);
       // A custom worker class decides for itself what app it can serve.
@@ -60,6 +63,15 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** --check-config --runtime OTHER: the same check, by this CLI started on the other runtime. */
+async function checkOn(target: "bun" | "deno", argv: string[], cwd: string): Promise<number> {
+  const cmd = [...workerCommandFor(target, CLI_MAIN), ...argv];
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const status = await runtime.spawn({ cmd, env, cwd, fds: [] }).exited;
+  return status.code ?? ExitCode.USAGE;
 }
 
 function chdir(dir: string): void {

@@ -12,7 +12,6 @@ import type { AccessEntry } from "../../src/log/access.ts";
 import { logWhenSent } from "../../src/worker/fetch-access.ts";
 
 const log = createLogger({ level: "error", sink: () => ({ write() {}, reopen() {}, close() {} }) });
-const info = { remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" as const }, requestIP: () => null };
 
 describe("native adoption checks", () => {
   it("refuses when no new listener appeared, or when it is in no epoll set", async () => {
@@ -58,7 +57,8 @@ describe("--reuse-port slots", () => {
 describe("access log entries on the native path", () => {
   const entryOf = async (req: Request, res: Response): Promise<AccessEntry> => {
     let got: AccessEntry | undefined;
-    const out = logWhenSent(req, info, res, new Date(), performance.now(), (e) => (got = e));
+    const seen = { remoteAddr: "127.0.0.1", headers: req.headers, start: new Date(), t0: performance.now() };
+    const out = logWhenSent(req, seen, res, (e) => (got = e));
     await out.arrayBuffer();
     return got!;
   };
