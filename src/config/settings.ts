@@ -68,7 +68,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0), default: 5,
-    doc: "Seconds an idle keep-alive connection is kept open; at most 86400 (a day).",
+    doc: "Seconds a connection may wait for its next request head (an idle keep-alive connection), or its first one, before it is closed; at most 86400 (a day). Bun's native path: see README (Bun.serve applies its own).",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),

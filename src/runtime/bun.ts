@@ -86,6 +86,7 @@ export const bun: Runtime = {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
       stop: () => server.stop(),
       abort: () => void server.stop(true),
+      closesIdle: true,
       ended: new Promise<void>(() => {}),
     };
   },

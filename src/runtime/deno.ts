@@ -94,6 +94,7 @@ export const deno: Runtime = {
       // After shutdown() closed the listener, the abort listener inside Deno.serve closes it again
       // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
       abort: () => void (shutdown || cut.abort()),
+      closesIdle: false,
       ended: server.finished,
     };
   },
@@ -108,12 +109,15 @@ function denoTls(t: TlsServing): { cert: string; key: string } {
 
 interface DenoServeInfo {
   remoteAddr: { transport: "tcp" | "unix"; hostname?: string; port?: number };
+  completed: Promise<void>;
 }
 
 /** ServeInfo over Deno's handler info, with Bun's requestIP() beside it. */
 class DenoInfo implements NativeInfo {
   readonly remoteAddr: RemoteAddr;
+  readonly completed: Promise<void>;
   constructor(info: DenoServeInfo) {
+    this.completed = info.completed;
     const a = info.remoteAddr;
     this.remoteAddr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
   }

@@ -45,6 +45,8 @@ export interface Closable {
 /** ServeInfo as a native server builds it; `upgraded` tells a Bun WebSocket upgrade from a missing Response. */
 export interface NativeInfo extends ServeInfo {
   readonly upgraded?: boolean;
+  /** Deno: settles when the response has been fully delivered (or the client went away). */
+  readonly completed?: Promise<void>;
 }
 
 /** What a native server calls for each request; undefined only after a Bun WebSocket upgrade. */
@@ -73,6 +75,8 @@ export interface NativeServer {
   stop(): Promise<void>;
   /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
+  /** True when the server closes idle connections itself (Bun's idleTimeout); Deno.serve does not. */
+  readonly closesIdle: boolean;
   /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
   readonly ended: Promise<void>;
 }

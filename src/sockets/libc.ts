@@ -170,6 +170,23 @@ export function unixSocketAnswers(path: string): boolean {
   }
 }
 
+/** The local and peer ports of a connected TCP socket; null for anything else (files, listeners, unix). */
+export function tcpPorts(fd: number): { local: number; peer: number } | null {
+  const buf = new Uint8Array(128), len = new Uint32Array([128]);
+  if (fns.getpeername(fd, buf, len) !== 0) return null;
+  const family = buf[0] | (buf[1] << 8);
+  if (family !== AF_INET && family !== AF_INET6) return null;
+  const peer = (buf[2] << 8) | buf[3];
+  len[0] = 128;
+  if (fns.getsockname(fd, buf, len) !== 0) return null;
+  return { local: (buf[2] << 8) | buf[3], peer };
+}
+
+/** Ends both directions of a connection; the event loop that owns `fd` then sees it close. */
+export function shutdownBoth(fd: number): void {
+  fns.shutdown(fd, 2); // SHUT_RDWR
+}
+
 /** A second descriptor for what `fd` refers to, close-on-exec. */
 export function dup(fd: number): number {
   return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));

@@ -40,7 +40,7 @@ export class FetchWorker extends HttpWorker {
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
       const balance = balanceTable();
       const serving = this.#native = serveNative({
-        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, log: this.log, tls: this.tlsServing, balance,
+        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, log: this.log, tls: this.tlsServing, balance,
       });
       this.log.info("Using worker: fetch (native)");
       return serving;
