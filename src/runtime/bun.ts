@@ -90,6 +90,19 @@ export const bun: Runtime = {
       ended: new Promise<void>(() => {}),
     };
   },
+
+  watchFd(fd, onData) {
+    // Bun's net.Socket({fd}) reads nothing from an fd it did not open; a file stream does.
+    const reader = Bun.file(fd).stream().getReader();
+    let on = true;
+    (async () => {
+      while (on && !(await reader.read()).done) onData();
+    })().catch(() => {});
+    return () => {
+      on = false;
+      reader.cancel().catch(() => {});
+    };
+  },
 };
 
 /** Bun.serve's tls option; the minimum version is BoringSSL's "no older than" flags. */

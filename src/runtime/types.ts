@@ -104,4 +104,6 @@ export interface Runtime {
   listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */
   serveNative(opts: NativeServeOptions): NativeServer;
+  /** Calls onData whenever bytes arrive on a socket fd this process holds; returns a function that stops watching. */
+  watchFd(fd: number, onData: () => void): () => void;
 }

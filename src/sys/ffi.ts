@@ -13,6 +13,7 @@ export const libc = runtime.dlopen("libc.so.6", {
   connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
   getpeername: { args: ["i32", "buffer", "buffer"], returns: "i32" },
   shutdown: { args: ["i32", "i32"], returns: "i32" },
+  socketpair: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   sendto: { args: ["i32", "buffer", "u64", "i32", "buffer", "u32"], returns: "i64" },
   epoll_ctl: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   // descriptors
