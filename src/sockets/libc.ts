@@ -204,28 +204,3 @@ export function dupInheritable(fd: number): number {
   const F_DUPFD = 0;
   return check("fcntl(F_DUPFD)", fns.fcntl(fd, F_DUPFD, 3));
 }
-
-/**
- * Anonymous shared memory of `length` bytes, allocated up front (a full tmpfs is an error here, not
- * a SIGBUS in a worker later). Not close-on-exec: Deno.Command children inherit it at its number.
- */
-export function createSharedMemory(name: string, length: number): number {
-  const fd = check("memfd_create", fns.memfd_create(new TextEncoder().encode(name + "\0"), 0));
-  try {
-    check("ftruncate", fns.ftruncate(fd, length));
-    const err = fns.posix_fallocate(fd, 0, length); // returns the error number, errno untouched
-    if (err !== 0) throw new SysError("posix_fallocate", err);
-    return fd;
-  } catch (err) {
-    fns.close(fd);
-    throw err;
-  }
-}
-
-/** Maps `length` bytes of the shared memory at `fd`; the mapping outlives the descriptor. */
-export function mapSharedMemory(fd: number, length: number): ArrayBuffer {
-  const PROT_RW = 3, MAP_SHARED = 1;
-  const memory = runtime.memoryAt(fns.mmap(null, length, PROT_RW, MAP_SHARED, fd, 0), length);
-  if (!memory) throw new SysError("mmap", runtime.readI32(fns.__errno_location()));
-  return memory;
-}
