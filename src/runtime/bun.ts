@@ -32,6 +32,8 @@ export const bun: Runtime = {
       cwd: opts.cwd,
       env: opts.env,
       stdio: ["ignore", "inherit", "inherit", ...opts.fds],
+      // Not in Bun's published types, but honoured: setgid, then setuid, before exec.
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     });
     const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode ?? null }));
     return { pid: proc.pid, exited, kill: (signal) => proc.kill(signal) };

@@ -35,6 +35,7 @@ export const deno: Runtime = {
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     }).spawn();
     const exited = child.status.then((s: { code: number; signal: string | null }) => ({
       code: s.signal ? null : s.code,

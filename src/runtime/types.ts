@@ -21,8 +21,11 @@ export interface SpawnOptions {
   cmd: string[];
   env: Record<string, string>;
   cwd?: string;
-  /** Listening sockets to hand over; the child finds them at childFds(fds). */
+  /** Descriptors to hand over; the child finds them at childFds(fds). */
   fds: number[];
+  /** Start the child as this user and group (the runtime never runs as root: --user). */
+  uid?: number;
+  gid?: number;
 }
 
 /** FFI value types shared by both runtimes' dlopen. */

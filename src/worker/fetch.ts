@@ -3,8 +3,7 @@
 // on the node-compat path. Both paths share the app call below: a 500 and a logged stack for an
 // exception, request counting, the access log.
 import type http from "node:http";
-import process from "node:process";
-import { AppLoadError, ExitCode } from "../errors.ts";
+import { AppLoadError, WorkerBootError } from "../errors.ts";
 import { expectAppKind, resolveApp } from "../app/load.ts";
 import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
 import type { FetchHandler, ServeInfo } from "../types.ts";
@@ -49,10 +48,7 @@ export class FetchWorker extends HttpWorker {
     } catch (err) {
       if (err instanceof AppLoadError) throw err;
       const why = (err as Error).message;
-      if (mode === "native") {
-        this.log.error(`Can't serve natively (--serving native): ${why}`);
-        process.exit(ExitCode.WORKER_BOOT_ERROR);
-      }
+      if (mode === "native") throw new WorkerBootError(`Can't serve natively (--serving native): ${why}`, { cause: err });
       this.log.warn(`Using worker: fetch (compat): native serving unavailable: ${why}`);
       return super.serve();
     }

@@ -8,7 +8,7 @@ import { type TlsServing, tlsServing } from "../config/tls.ts";
 import { FORWARDED, type Forwarded, forwardNode, ProxyTrust } from "./forwarded.ts";
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
-import type { CounterWriter } from "../control/counters.ts";
+import { CounterWriter } from "../control/counters.ts";
 import type { NativeHandler } from "../runtime/index.ts";
 
 export abstract class HttpWorker extends Worker {
@@ -28,6 +28,7 @@ export abstract class HttpWorker extends Worker {
     if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
     this.#fdLimit = raiseLimit(this.log);
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
+    if (this.board) this.counters = new CounterWriter(this.board.counters());
     const serving = await this.serve();
     this.notify(); // first beat: booted and accepting
     // A server that stopped serving on its own leaves a live process that answers nothing: exit,
@@ -74,9 +75,9 @@ export abstract class HttpWorker extends Worker {
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
   protected countRequest(method: string, target: string): void {
-    this.trace?.started(method, target);
+    this.trace?.traceStarted(method, target);
     this.nr++;
-    if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`);
+    if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`, 1);
   }
 
   /**
@@ -127,8 +128,10 @@ export abstract class HttpWorker extends Worker {
       this.countRequest(req.method ?? "-", req.url ?? "-");
       const c = this.counters;
       if (c) {
-        const t0 = c.started();
-        res.once("close", () => c.finished(res.statusCode, t0)); // "close" also comes for a cut connection
+        let t0 = c.started();
+        // "finish": handed to the kernel (before the client can ask /metrics); "close" alone for a cut connection.
+        const done = () => void (t0 >= 0 && (c.finished(res.statusCode, t0), (t0 = -1)));
+        res.once("finish", done).once("close", done);
       }
       if (this.#accessLog) this.#logWhenDone(req, res);
       if (proxies && !forwardNode(proxies, req)) {
