@@ -72,7 +72,7 @@ export class FetchWorker extends HttpWorker {
       const url = request.url;
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
       const balancer = this.#native?.balancer;
-      if (balancer) {
+      if (balancer?.due()) {
         const a = info.remoteAddr;
         if (balancer.seen(a.port ? `${a.hostname}:${a.port}` : "")) return this.#handBack(this.#served(request, info));
       }
