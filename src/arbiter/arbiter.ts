@@ -19,6 +19,7 @@ import { type ArbiterContext, realContext } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
 import { VERSION } from "../version.ts";
 import { Observer } from "../control/observer.ts";
+import { readCounters } from "../control/counters.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
@@ -65,10 +66,9 @@ export class Arbiter {
     });
     this.#observe = new Observer({
       log: opts.log,
-      counters: () => undefined,
       view: () => ({
         generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
-        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null })),
+        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.counters()) })),
         stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
       }),
       verbs: {
@@ -297,7 +297,7 @@ export class Arbiter {
 
   async #reapWorkers(): Promise<void> {
     for (const { rec, status } of this.#table.reap()) {
-      this.#observe.exited(rec, status, undefined);
+      this.#observe.exited(rec, status, readCounters(rec.board.counters())); // the scoreboard's last values
       await this.#hook("childExit", rec, status);
       if (this.#stopping) continue;
       const bootError = status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR;

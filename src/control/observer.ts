@@ -28,6 +28,8 @@ export interface ObservedWorker {
   readonly sent?: string;
   /** When it last showed its event loop alive (ms since the epoch), null before it serves. */
   readonly beatAt?: number | null;
+  /** What it counted, when its worker class counts requests. */
+  readonly counters?: WorkerCounters;
 }
 
 export interface ArbiterView {
@@ -54,8 +56,6 @@ export interface ArbiterVerbs {
 export interface ObserverOptions {
   view: () => ArbiterView;
   verbs: ArbiterVerbs;
-  /** A worker's published counters, when its worker class publishes any. */
-  counters: (pid: number) => WorkerCounters | undefined;
   log: Logger;
 }
 
@@ -191,7 +191,7 @@ export class Observer implements ControlTarget {
     const now = Date.now(), v = this.opts.view();
     this.#cpu.keep(new Set(v.workers.map((w) => w.pid)));
     return v.workers.map((w) => {
-      const c = this.opts.counters(w.pid), uptime = (now - w.spawnedAt) / 1000;
+      const c = w.counters, uptime = (now - w.spawnedAt) / 1000;
       return {
         pid: w.pid,
         age: w.age,
@@ -284,7 +284,7 @@ export class Observer implements ControlTarget {
 
   /** Every request counted so far, or null while no worker publishes counters. */
   #totals(): WorkerCounters | null {
-    const live = this.opts.view().workers.map((w) => this.opts.counters(w.pid)).filter((c) => c !== undefined);
+    const live = this.opts.view().workers.map((w) => w.counters).filter((c) => c !== undefined);
     if (!live.length && total(this.#gone) === 0) return null;
     return live.reduce((acc, c) => addCounters(acc, c), addCounters(emptyCounters(), this.#gone));
   }
