@@ -54,6 +54,9 @@ export interface Config {
   secureSchemeHeaders: Record<string, string>;
 }
 
+/** The settings a worker sees: the command-line-only ones stay with the arbiter. */
+export type WorkerConfig = Omit<Config, "config" | "checkConfig" | "printConfig">;
+
 /** What a config file may export: any subset of the settings. */
 export type UserConfig = Partial<Omit<Config, "config" | "checkConfig" | "printConfig">>;
 

@@ -10,6 +10,15 @@ import { alive, boot, cleanup, cliCommand, fixture, freePort, Guvnor, request, t
 
 const APP = fixture("robust-app.ts");
 
+/** An open WebSocket, or a rejection. */
+export function openWs(url: string): Promise<WebSocket> {
+  const ws = new WebSocket(url);
+  return new Promise((resolve, reject) => {
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error(`WebSocket ${url} failed`));
+  });
+}
+
 /** Opens a WebSocket, sends one message, resolves with the first reply. */
 export function wsEcho(url: string, message: string, timeoutMs = 5000): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -27,6 +36,26 @@ export async function openIdle(port: number, n: number): Promise<net.Socket[]> {
     const s = net.connect(port, "127.0.0.1", () => resolve(s));
     s.on("error", () => resolve(s));
   })));
+}
+
+/**
+ * Seconds until the server closes a connection that sent one request and idles (`after-request`),
+ * sends nothing (`silent`), or sends a request head a byte every 300 ms (`dribble`); -1 if open at `capMs`.
+ */
+export function closedAfter(port: number, kind: "after-request" | "silent" | "dribble", capMs: number): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = Date.now(), head = `GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ${"a".repeat(200)}`;
+    let drip: ReturnType<typeof setInterval> | undefined, i = 0;
+    const s = net.connect(port, "127.0.0.1", () => {
+      if (kind === "after-request") s.write("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+      if (kind === "dribble") drip = setInterval(() => s.writable && s.write(head[i++ % head.length]), 300);
+    });
+    const cap = setTimeout(() => { s.destroy(); done(-1); }, capMs);
+    const done = (v: number) => { clearInterval(drip); clearTimeout(cap); resolve(v); };
+    s.on("data", () => {});
+    s.on("error", () => {});
+    s.on("close", () => done((Date.now() - t0) / 1000));
+  });
 }
 
 export function robustSuite(rt: RuntimeName): void {
@@ -90,6 +119,30 @@ export function robustSuite(rt: RuntimeName): void {
         assert.equal(r.status, 200);
         assert.deepEqual(g.workerPids(), pids, "no worker was replaced");
         assert.doesNotMatch(g.stderr, /exited with code|Uncaught/);
+        await stopCleanly(g);
+      });
+    }
+    for (const serving of ["native", "compat"]) {
+      it(`--keep-alive closes idle, silent and dribbling connections, not slow requests or WebSockets (--serving ${serving})`, async () => {
+        const { g, port, base } = await boot(rt, ["--keep-alive", "1", "-t", "2", "--serving", serving, APP]);
+        const ws = serving === "native" ? await openWs(`ws://127.0.0.1:${port}/ws`) : undefined;
+        const kinds = ["after-request", "silent", "dribble"] as const;
+        const [slow, ...closed] = await Promise.all([
+          request(`${base}/slow?ms=2500`, 8000),
+          ...kinds.map((k) => closedAfter(port, k, 7000)),
+        ]);
+        assert.equal(slow.status, 200, "a request slower than --keep-alive is not cut");
+        const got = Object.fromEntries(kinds.map((k, i) => [k, closed[i]]));
+        // Bun.serve closes by itself: an idle connection at its idleTimeout (here --timeout, 2 s,
+        // checked in coarse steps), a request head that is not complete after about 10 s.
+        const bunNative = rt === "bun" && serving === "native";
+        for (const k of bunNative ? ["after-request"] : kinds) assert.ok(got[k] > 0.5 && got[k] < 5, `${k} closed after ${got[k]} s: ${JSON.stringify(got)}`);
+        if (ws) {
+          const echo = new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
+          ws.send("still there");
+          assert.equal(await echo, "echo still there", "a WebSocket quiet for longer than --keep-alive stays open");
+          ws.close();
+        }
         await stopCleanly(g);
       });
     }

@@ -68,7 +68,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0), default: 5,
-    doc: "Seconds an idle keep-alive connection is kept open; at most 86400 (a day).",
+    doc: "Seconds a connection may wait for its next request head (an idle keep-alive connection), or its first one, before it is closed; at most 86400 (a day). Bun's native path: see README (Bun.serve applies its own).",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
@@ -121,7 +121,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "workerTmpDir", flag: "worker-tmp-dir", meta: "DIR", section: "Workers", parse: str(), default: "",
-    defaultDoc: "the system temp dir", doc: "Directory for the workers' heartbeat files.",
+    defaultDoc: "anonymous memory", doc: "Where each worker's scoreboard (heartbeat, readiness, current request: one page) lives: by default anonymous shared memory with no path; set, an unnamed file (`O_TMPFILE`) in this directory, which must support it (tmpfs, ext4, xfs, btrfs). Preallocated: a full disk is an error at start, never a crash.",
   },
   {
     key: "accessLogfile", flag: "access-logfile", meta: "FILE", section: "Logging", parse: str(), default: "",

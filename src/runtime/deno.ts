@@ -1,5 +1,6 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
 import type http from "node:http";
+import net from "node:net";
 import tls from "node:tls";
 import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
@@ -34,6 +35,7 @@ export const deno: Runtime = {
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     }).spawn();
     const exited = child.status.then((s: { code: number; signal: string | null }) => ({
       code: s.signal ? null : s.code,
@@ -93,8 +95,17 @@ export const deno: Runtime = {
       // After shutdown() closed the listener, the abort listener inside Deno.serve closes it again
       // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
       abort: () => void (shutdown || cut.abort()),
+      closesIdle: false,
       ended: server.finished,
     };
+  },
+
+  watchFd(fd, onData) {
+    // Deno's node:fs streams refuse fds they did not open; node:net takes a socket's.
+    const socket = new net.Socket({ fd, readable: true, writable: false } as net.SocketConstructorOpts);
+    socket.on("data", onData);
+    socket.on("error", () => {});
+    return () => void socket.destroy();
   },
 };
 
@@ -107,12 +118,15 @@ function denoTls(t: TlsServing): { cert: string; key: string } {
 
 interface DenoServeInfo {
   remoteAddr: { transport: "tcp" | "unix"; hostname?: string; port?: number };
+  completed: Promise<void>;
 }
 
 /** ServeInfo over Deno's handler info, with Bun's requestIP() beside it. */
 class DenoInfo implements NativeInfo {
   readonly remoteAddr: RemoteAddr;
+  readonly completed: Promise<void>;
   constructor(info: DenoServeInfo) {
+    this.completed = info.completed;
     const a = info.remoteAddr;
     this.remoteAddr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
   }

@@ -21,8 +21,11 @@ export interface SpawnOptions {
   cmd: string[];
   env: Record<string, string>;
   cwd?: string;
-  /** Listening sockets to hand over; the child finds them at childFds(fds). */
+  /** Descriptors to hand over; the child finds them at childFds(fds). */
   fds: number[];
+  /** Start the child as this user and group (the runtime never runs as root: --user). */
+  uid?: number;
+  gid?: number;
 }
 
 /** FFI value types shared by both runtimes' dlopen. */
@@ -42,6 +45,8 @@ export interface Closable {
 /** ServeInfo as a native server builds it; `upgraded` tells a Bun WebSocket upgrade from a missing Response. */
 export interface NativeInfo extends ServeInfo {
   readonly upgraded?: boolean;
+  /** Deno: settles when the response has been fully delivered (or the client went away). */
+  readonly completed?: Promise<void>;
 }
 
 /** What a native server calls for each request; undefined only after a Bun WebSocket upgrade. */
@@ -70,6 +75,8 @@ export interface NativeServer {
   stop(): Promise<void>;
   /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
+  /** True when the server closes idle connections itself (Bun's idleTimeout); Deno.serve does not. */
+  readonly closesIdle: boolean;
   /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
   readonly ended: Promise<void>;
 }
@@ -97,4 +104,6 @@ export interface Runtime {
   listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */
   serveNative(opts: NativeServeOptions): NativeServer;
+  /** Calls onData whenever bytes arrive on a socket fd this process holds; returns a function that stops watching. */
+  watchFd(fd: number, onData: () => void): () => void;
 }

@@ -12,7 +12,7 @@
 
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
-import { close as closeFd, mapSharedMemory } from "../sockets/libc.ts";
+import { closeFd, mapShared } from "../sys/memory.ts";
 
 /** Bytes of the shared table: SLOTS slots of 16 bytes (i32 pid, i32 connections, f64 stamp ms). */
 export const TABLE_BYTES = 4096;
@@ -210,7 +210,7 @@ let handed: BalanceTable | undefined;
  */
 export function takeBalanceTable(fd: number, log: Logger): void {
   try {
-    handed = new BalanceTable(mapSharedMemory(fd, TABLE_BYTES), process.pid);
+    handed = new BalanceTable(mapShared(fd, TABLE_BYTES).bytes.buffer as ArrayBuffer, process.pid);
   } catch (err) {
     log.debug(`No balancing: ${(err as Error).message}`);
   } finally {

@@ -37,6 +37,8 @@ export interface ServeOptions {
 interface ConnState {
   inflight: number;
   served: number;
+  /** Closes the connection when no request head has come within keep-alive seconds. */
+  waiting?: ReturnType<typeof setTimeout>;
 }
 
 export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
@@ -44,13 +46,25 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
   let closing = false;
   let onDrained: (() => void) | undefined;
 
+  // Neither runtime's node:http applies keepAliveTimeout and a header timeout to every case (a
+  // client that connects and says nothing, or dribbles its request head, is kept for ever): a
+  // connection gets keep-alive seconds to send each request head, from its opening or its last response.
+  const idleMs = opts.keepAlive * 1000;
+  const wait = (socket: net.Socket, st: ConnState) => {
+    clearTimeout(st.waiting);
+    if (idleMs > 0) st.waiting = setTimeout(() => socket.destroy(), idleMs);
+  };
   const onRequest: NodeListener = (req, res) => {
     const st = conns.get(req.socket);
-    if (st) st.inflight++;
+    if (st) {
+      st.inflight++;
+      clearTimeout(st.waiting);
+    }
     if (closing) res.setHeader("Connection", "close");
     res.once("close", () => {
       if (st) { st.inflight--; st.served++; }
       if (closing && st?.inflight === 0) req.socket.end();
+      else if (st?.inflight === 0 && !req.socket.destroyed) wait(req.socket, st);
     });
     opts.listener(req, res);
   };
@@ -60,12 +74,15 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
   const warn = oncePerSecond((line) => opts.log?.warn(line));
   let paused: Promise<void> | undefined;
   const onConnection = (socket: net.Socket) => {
-    conns.set(socket, { inflight: 0, served: 0 });
+    const st: ConnState = { inflight: 0, served: 0 };
+    conns.set(socket, st);
+    wait(socket, st);
     if (conns.size >= max && !paused && !closing) {
       warn(`${conns.size} open connections, the most this worker's open file limit allows: not accepting until some close`);
       paused = Promise.all(acceptors.splice(0).map((a) => a.close())).then(() => {});
     }
     socket.once("close", () => {
+      clearTimeout(st.waiting);
       conns.delete(socket);
       if (closing && conns.size === 0) onDrained?.();
       if (paused && !closing && conns.size < max * 0.9) {

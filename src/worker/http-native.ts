@@ -6,7 +6,9 @@ import path from "node:path";
 import process from "node:process";
 import { runtime } from "../runtime/index.ts";
 import type { NativeHandler, NativeServer } from "../runtime/index.ts";
-import { acceptQueueLength } from "../sockets/libc.ts";
+import { acceptQueueLength, getsockname } from "../sockets/libc.ts";
+import { decodeSockaddr } from "../sockets/address.ts";
+import { IdleReaper } from "./idle-reaper.ts";
 import { type Adopted, adopt, findEpoll, findListener, pauseAccepting, resumeAccepting, socketFds, stopAccepting } from "../sockets/adopt.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import { type BalanceTable, Balancer } from "./balance.ts";
@@ -22,6 +24,8 @@ export interface NativeOptions {
   websocket?: unknown;
   /** See NativeServeOptions.idleTimeout. */
   idleTimeout: number;
+  /** --keep-alive seconds: how long a connection may wait for its next request (or its first). */
+  keepAlive: number;
   tls?: TlsServing;
   log: Logger;
   /** The table shared by the workers of the same sockets: when given, this worker balances (balance.ts). */
@@ -41,13 +45,20 @@ export interface NativeServing extends HttpServing {
 const SETTLE_MS = 250;
 
 /** One native server per inherited socket; throws an AdoptError (nothing left running) when any step fails. */
-export function serveNative(opts: NativeOptions): NativeServing {
+export function serveNative(given: NativeOptions): NativeServing {
+  let reaper: IdleReaper | undefined;
+  const opts = { ...given, handler: withIdleTracking(given.handler, () => reaper) };
   const adopted: { server: NativeServer; listener: Adopted }[] = [];
   try {
     opts.sockets.forEach((s, i) => adopted.push(adoptOne(s, i, opts)));
   } catch (err) {
     for (const a of adopted) a.server.abort();
     throw err;
+  }
+  // Deno.serve has no idle or header timeout: guvnor closes such connections itself.
+  const tcp = opts.sockets.filter((s) => s.kind === "tcp");
+  if (!adopted[0]?.server.closesIdle && tcp.length && opts.keepAlive > 0) {
+    reaper = new IdleReaper(new Set(tcp.map((s) => decodeSockaddr(getsockname(s.fd)).port)), opts.keepAlive * 1000);
   }
   let stopping = false;
   const broken = Promise.withResolvers<string>();
@@ -87,6 +98,7 @@ export function serveNative(opts: NativeOptions): NativeServing {
     broken: broken.promise,
     async stop(graceMs) {
       stopping = true;
+      reaper?.stop();
       const deadline = Date.now() + graceMs;
       // 1. Stop accepting: new connections wait in the shared backlog for the other workers.
       balancer?.stop();
@@ -125,6 +137,22 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
   } finally {
     if (tmp) fs.rmSync(tmp, { force: true });
   }
+}
+
+/** Tells the reaper, once there is one, which client ports have a request in flight. */
+function withIdleTracking(handler: NativeHandler, reaper: () => IdleReaper | undefined): NativeHandler {
+  return (request, info) => {
+    const r = reaper();
+    if (!r || !info.completed) return handler(request, info);
+    const port = info.remoteAddr.port;
+    r.started(port, info.completed);
+    const res = handler(request, info);
+    const mark = (x: Response | undefined) => {
+      if (x?.status === 101) r.upgraded(port);
+      return x;
+    };
+    return res instanceof Promise ? res.then(mark) : mark(res);
+  };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));

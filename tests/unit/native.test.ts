@@ -9,7 +9,7 @@ import * as libc from "../../src/sockets/libc.ts";
 import { closeListeners, createListeners } from "../../src/sockets/listeners.ts";
 import { ReusePortSlots } from "../../src/sockets/slots.ts";
 import type { AccessEntry } from "../../src/log/access.ts";
-import { logWhenSent } from "../../src/worker/fetch-access.ts";
+import { logWhenSent, seeRequest } from "../../src/worker/fetch-access.ts";
 
 const log = createLogger({ level: "error", sink: () => ({ write() {}, reopen() {}, close() {} }) });
 const info = { remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" as const }, requestIP: () => null };
@@ -58,7 +58,7 @@ describe("--reuse-port slots", () => {
 describe("access log entries on the native path", () => {
   const entryOf = async (req: Request, res: Response): Promise<AccessEntry> => {
     let got: AccessEntry | undefined;
-    const out = logWhenSent(req, info, res, new Date(), performance.now(), (e) => (got = e));
+    const out = logWhenSent(req, seeRequest(req, info), res, (e) => (got = e));
     await out.arrayBuffer();
     return got!;
   };
@@ -71,5 +71,16 @@ describe("access log entries on the native path", () => {
     assert.equal(known.bytes, 1);
     const head = await entryOf(new Request("http://h/", { method: "HEAD" }), new Response("ignored"));
     assert.equal(head.bytes, 0);
+  });
+
+  it("writes the line of a streamed body the client abandoned, with the bytes sent so far", async () => {
+    let got: AccessEntry | undefined;
+    const body = new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(10)) });
+    const req = new Request("http://h/gone");
+    const reader = logWhenSent(req, seeRequest(req, info), new Response(body), (e) => (got = e)).body!.getReader();
+    await reader.read();
+    await reader.cancel();
+    assert.equal(got?.target, "/gone");
+    assert.ok((got?.bytes ?? 0) >= 10);
   });
 });

@@ -1,0 +1,79 @@
+// Closes idle and slow-header connections where the native server does not: Deno.serve has no
+// idle or header timeout, so a client that connects and sends nothing, dribbles its request a
+// byte at a time, or idles after a response holds its connection (and an fd) for ever.
+//
+// The server's connections are not visible to JavaScript, but they are this process's sockets:
+// every sweep lists /proc/self/fd and keeps the connected TCP sockets whose local port is one we
+// listen on (so connections the app opened itself are never touched). A connection is waiting
+// from when a sweep first saw it, or from when its last response was fully delivered; one that
+// has waited longer than the keep-alive time with no request in flight is shut down, which the
+// server then sees as the client closing. Requests are matched to sockets by the client's port
+// only: two clients on the same port count as one, which can only delay a close, never cause one.
+import fs from "node:fs";
+import { shutdownBoth, tcpPorts } from "../sockets/libc.ts";
+
+export class IdleReaper {
+  /** Requests in flight, by client port. */
+  readonly #busy = new Map<number, number>();
+  /** When the last response on a client port was delivered. */
+  readonly #done = new Map<number, number>();
+  /** Client ports whose connection became a WebSocket: left alone. */
+  readonly #upgraded = new Set<number>();
+  /** When a sweep first saw each connection, by fd and client port. */
+  #seen = new Map<string, number>();
+  readonly #timer: ReturnType<typeof setInterval>;
+
+  /** Closes what waited longer than `idleMs` on the local `ports`; sweeps `idleMs / 4` apart (0.25–1 s). */
+  constructor(readonly ports: Set<number>, readonly idleMs: number) {
+    this.#timer = setInterval(() => this.sweep(), Math.min(1000, Math.max(250, idleMs / 4)));
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  /** A request on `port` reached the app; `completed` settles when its response went out. */
+  started(port: number, completed: Promise<unknown>): void {
+    this.#busy.set(port, (this.#busy.get(port) ?? 0) + 1);
+    const done = () => {
+      const n = (this.#busy.get(port) ?? 1) - 1;
+      if (n > 0) this.#busy.set(port, n);
+      else this.#busy.delete(port);
+      this.#done.set(port, Date.now());
+    };
+    completed.then(done, done);
+  }
+
+  /** The connection on `port` is a WebSocket now: no idle limit (it ends at the graceful stop). */
+  upgraded(port: number): void {
+    this.#upgraded.add(port);
+  }
+
+  /** One pass over this process's sockets; returns how many connections it closed. */
+  sweep(): number {
+    const now = Date.now(), seen = new Map<string, number>(), live = new Set<number>();
+    let closed = 0, names: string[];
+    try {
+      names = fs.readdirSync("/proc/self/fd");
+    } catch {
+      return 0; // a full fd table: try again next time
+    }
+    for (const name of names) {
+      const fd = Number(name), p = tcpPorts(fd);
+      if (!p || !this.ports.has(p.local)) continue;
+      live.add(p.peer);
+      const key = `${fd}:${p.peer}`, first = this.#seen.get(key) ?? now;
+      seen.set(key, first);
+      if (this.#busy.has(p.peer) || this.#upgraded.has(p.peer)) continue;
+      if (now - Math.max(first, this.#done.get(p.peer) ?? 0) > this.idleMs) {
+        shutdownBoth(fd);
+        closed++;
+      }
+    }
+    this.#seen = seen;
+    for (const port of this.#done.keys()) if (!live.has(port)) this.#done.delete(port);
+    for (const port of this.#upgraded) if (!live.has(port)) this.#upgraded.delete(port);
+    return closed;
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+}
