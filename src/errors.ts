@@ -47,3 +47,11 @@ export class AppLoadError extends GuvnorError {
     this.name = "AppLoadError";
   }
 }
+
+/** A worker cannot serve (what it was handed is unusable, or --serving native cannot adopt its sockets). */
+export class WorkerBootError extends GuvnorError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super("E_WORKER_BOOT", message, { ...options, exitCode: ExitCode.WORKER_BOOT_ERROR });
+    this.name = "WorkerBootError";
+  }
+}

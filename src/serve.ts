@@ -1,17 +1,16 @@
 // The library API: serve() supervises in the arbiter and serves in a worker, which is
 // this same program started again — so it works unchanged inside a compiled executable.
 import process from "node:process";
-import { Arbiter } from "./arbiter/arbiter.ts";
+import { runArbiter } from "./arbiter/launch.ts";
 import { resolveApp } from "./app/load.ts";
 import { resolveConfig } from "./config/load.ts";
 import { ExitCode, GuvnorError } from "./errors.ts";
-import { createLogger } from "./log/logger.ts";
-import { openSink, type Sink } from "./log/sink.ts";
+import { openSink } from "./log/sink.ts";
 import { selfCommand } from "./runtime/command.ts";
 import type { UserConfig } from "./types.ts";
 import type { Hooks } from "./config/hooks.ts";
 import { runWorkerFromEnv } from "./worker/bootstrap.ts";
-import { WORKER_ENV } from "./worker/state.ts";
+import { WORKER_ENV } from "./handoff.ts";
 import type { WorkerClass } from "./worker/classes.ts";
 
 /** serve()'s options: any setting, hooks, and the app itself (not a path). */
@@ -35,7 +34,6 @@ export async function serve(options: ServeOptions): Promise<never> {
   }
 
   const stderr = openSink("-", "stderr");
-  let sink: Sink = stderr;
   const load = async () => {
     const r = await resolveConfig([], process.env, process.cwd(), { raw: settings as Record<string, unknown>, name: "serve() options" });
     // The app is in memory: workers get it from this program, not from a path.
@@ -48,16 +46,13 @@ export async function serve(options: ServeOptions): Promise<never> {
   const cwd = process.cwd();
   try {
     const { cfg, hooks } = await load();
-    if (cfg.errorLogfile && cfg.errorLogfile !== "-") sink = openSink(cfg.errorLogfile, "stderr");
-    const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
-    const arbiter = new Arbiter({
-      cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig: load,
+    code = await runArbiter({
+      cfg, hooks, cwd, stderr, reloadConfig: load,
       workerCommand: () => selfCommand(), upgradeCommand: () => ({ cmd: selfCommand(), cwd }),
     });
-    code = await arbiter.run();
   } catch (err) {
     if (!(err instanceof GuvnorError)) throw err;
-    sink.write(`Error: ${err.message}\n`);
+    stderr.write(`Error: ${err.message}\n`);
     code = err.exitCode ?? ExitCode.USAGE;
   }
   process.exit(code);

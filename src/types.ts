@@ -62,6 +62,9 @@ export interface Config {
   requestTimeout: number;
 }
 
+/** The settings a worker sees: the command-line-only ones stay with the arbiter. */
+export type WorkerConfig = Omit<Config, "config" | "checkConfig" | "printConfig">;
+
 /** What a config file may export: any subset of the settings. */
 export type UserConfig = Partial<Omit<Config, "config" | "checkConfig" | "printConfig">>;
 

@@ -33,16 +33,36 @@ const steps: Step[] = [
   { name: "unit + behaviour on Deno (deno test)", cmd: [bin("deno"), "test", "-A", "tests/unit", "tests/deno.test.ts"], count: denoCount },
 ].filter((s) => !only || s.name.toLowerCase().includes(only));
 
-let passed = 0, failed = 0, broken = 0;
-for (const step of steps) {
-  process.stdout.write(`\n=== ${step.name}\n`);
-  const { code, out } = await new Promise<{ code: number; out: string }>((resolve) => {
+// Type-check first; then Bun and Deno side by side (their suites wait on processes and sockets
+// far more than they compute, so together they take about as long as the slower one). Each
+// step's output is printed whole when it ends, so the two never interleave.
+async function run(step: Step, live: boolean): Promise<{ code: number; out: string }> {
+  return await new Promise((resolve) => {
     const child = spawn(step.cmd[0], step.cmd.slice(1), { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    child.stdout!.on("data", (d) => { out += d; process.stdout.write(d); });
-    child.stderr!.on("data", (d) => { out += d; process.stderr.write(d); });
+    const take = (d: Buffer) => {
+      out += d;
+      if (live) process.stdout.write(d);
+    };
+    child.stdout!.on("data", take);
+    child.stderr!.on("data", take);
     child.on("close", (c) => resolve({ code: c ?? 1, out }));
   });
+}
+
+let passed = 0, failed = 0, broken = 0;
+for (const step of steps.filter((s) => !s.count)) {
+  process.stdout.write(`\n=== ${step.name}\n`);
+  tally(step, await run(step, true));
+}
+const suites = steps.filter((s) => s.count).map((step) => [step, run(step, false)] as const);
+for (const [step, pending] of suites) {
+  const result = await pending;
+  process.stdout.write(`\n=== ${step.name}\n${result.out}`);
+  tally(step, result);
+}
+
+function tally(step: Step, { code, out }: { code: number; out: string }): void {
   if (step.count) {
     const c = step.count(out);
     passed += c.passed;

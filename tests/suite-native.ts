@@ -166,6 +166,9 @@ export function nativeSuite(rt: RuntimeName): void {
       }
       const st = await load;
       assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
+      // The new arbiter takes GUVNOR_SLOTS as its own handoff, not as a misspelt setting.
+      assert.match(g.stderr, /Using \d+ sockets? from the previous arbiter/);
+      assert.doesNotMatch(g.stderr, /is not a guvnor setting/);
       process.kill(child, "SIGTERM");
       await gone([child, ...g.workerPids()], 10_000);
     });

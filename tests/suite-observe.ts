@@ -116,16 +116,18 @@ export function observeSuite(rt: RuntimeName): void {
       rows = await workersUntil(rt, sock, (r) => r.length === 3 && r.every((w) => w.state === "serving"));
       const pids = new Set(rows.map((w) => String(w.pid)));
       for (let i = 0; i < 12; i++) assert.ok(pids.has((await request(`${base}/`)).body));
+      const counted = await ctlJson<Row[]>(rt, sock, "workers");
+      assert.equal(counted.reduce((n, w) => n + (w.requests ?? 0), 0), 13, "every request so far, by the workers that served it");
+      assert.ok(counted.every((w) => w.in_flight === 0));
 
       // Workers never hold the control socket: they run the app, as --user.
       const inode = unixInode(sock);
       for (const w of rows) assert.ok(!socketInodes(w.pid).includes(inode), `worker ${w.pid} holds the control socket`);
 
       // kill PID under a request loop: replaced, nothing failed.
-      const victim = String(rows[0].pid);
-      let hits = 0;
-      for (let i = 0; i < 60 && hits === 0; i++) if ((await request(`${base}/`)).body === victim) hits++;
-      assert.ok(hits > 0, "the victim never served a request");
+      const busiest = counted.reduce((a, b) => ((b.requests ?? 0) > (a.requests ?? 0) ? b : a));
+      assert.ok(busiest.requests! > 0);
+      const victim = String(busiest.pid); // it has served: its replacement must take over its share
       const load = continuousLoad(`${base}/`, 2);
       await sleep(300);
       const k = await ctl(rt, sock, "kill", victim);
@@ -135,8 +137,11 @@ export function observeSuite(rt: RuntimeName): void {
       const r = await load.stop();
       assert.equal(r.failed, 0, r.errors.slice(0, 5).join(", "));
       assert.ok(r.ok > 0);
-      const stats = await ctlJson<{ restarts: Record<string, number> }>(rt, sock, "stats");
+      const stats = await ctlJson<{ restarts: Record<string, number>; requests: number; by_status: Record<string, number> }>(rt, sock, "stats");
       assert.equal(stats.restarts.ctl, 1);
+      // The replaced worker's requests still count: totals never go down.
+      assert.equal(stats.requests, 13 + r.ok);
+      assert.equal(stats.by_status["2xx"], 13 + r.ok);
 
       // Bad input: one line, exit 1; no socket: one line naming the path, exit 2.
       for (const args of [["bogus"], ["scale", "x"], ["kill", "1"], ["remove", "9"]]) {
@@ -230,7 +235,7 @@ export function observeSuite(rt: RuntimeName): void {
   });
 
   describe(`guvnor on ${rt}: --metrics-bind`, () => {
-    it("/readyz is 503 until a worker serves and while stopping; /metrics parses as Prometheus text", async () => {
+    it("/readyz is 503 until a worker serves and while stopping; /metrics counts every request by status class", async () => {
       const dir = tmpDir(), port = await freePort(), mport = await freePort(), base = `http://127.0.0.1:${port}`;
       const metrics = `http://127.0.0.1:${mport}`;
       const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--metrics-bind", `127.0.0.1:${mport}`, APP], { cwd: dir, env: { BOOT_MS: "1500" } });
@@ -244,7 +249,16 @@ export function observeSuite(rt: RuntimeName): void {
         await sleep(50);
       }
       assert.equal((await request(`${base}/`)).status, 200);
+      const sent: Record<string, number> = { "2xx": 1, "3xx": 0, "4xx": 0, "5xx": 0 };
+      for (const [code, n] of [[200, 6], [404, 3], [503, 2], [302, 1]]) {
+        for (let i = 0; i < n; i++) assert.equal((await request(`${base}/status/${code}`)).status, code);
+        sent[`${String(code)[0]}xx`] += n;
+      }
       const m = parseProm((await request(`${metrics}/metrics`)).body);
+      for (const [cls, n] of Object.entries(sent)) assert.equal(m.get(`guvnor_requests_total{status="${cls}"}`), n, cls);
+      assert.equal(m.get("guvnor_request_duration_seconds_count"), 13);
+      assert.equal(m.get('guvnor_request_duration_seconds_bucket{le="+Inf"}'), 13);
+      assert.equal(m.get("guvnor_requests_in_flight"), 0);
       assert.equal(m.get('guvnor_workers{state="serving"}'), 1);
       assert.equal(m.get(`guvnor_listen_queue_length{listener="${base}"}`), 0);
       assert.ok((m.get(`guvnor_worker_rss_bytes{pid="${g.workerPids()[0]}"}`) ?? 0) > 1_000_000);

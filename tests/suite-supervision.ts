@@ -83,7 +83,8 @@ export function supervisionSuite(rt: RuntimeName): void {
       const r = await load.stop();
       assert.equal(r.failed, 0, r.errors.join(", "));
       assert.ok(r.pids.has(String(first)) && r.pids.size >= 2, `pids seen: ${[...r.pids]}`);
-      assert.match(g.stderr, /Recycling worker \(pid:\d+\): max-requests \(20\) reached/);
+      assert.match(g.stderr, /Asking to be recycled: max-requests \(20\) reached/);
+      assert.match(g.stderr, new RegExp(`Recycling worker \\(pid:${first}\\): max-requests reached`));
       await stop(g);
     });
 

@@ -1,11 +1,10 @@
 // The arbiter: one loop over a signal queue (gunicorn's model). Signal handlers only enqueue;
-// the loop dispatches each to a handle<SIG>() method, then reaps, inspects and tops up workers.
+// the loop dispatches each to a handle<SIG>() method, then reaps, inspects and manages workers.
 import process from "node:process";
 import { watchForReload } from "./watch.ts";
 import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
-import { ExitCode } from "../errors.ts";
+import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
-import { runtime } from "../runtime/index.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import { ArbiterSockets } from "./sockets.ts";
 import type { Config } from "../types.ts";
@@ -14,11 +13,13 @@ import { SystemdNotifier } from "./notify.ts";
 import { HotUpgrade } from "./upgrade.ts";
 import { CrashBrake } from "./brake.ts";
 import { type Sig, SignalQueue } from "./signal-queue.ts";
-import { type WorkerRecord, WorkerSpawner } from "./spawner.ts";
+import { type WorkerRecord, WorkerTable } from "./workers.ts";
 import type { ArbiterOptions, Reload } from "./options.ts";
+import { type ArbiterContext, realContext } from "./context.ts";
+import { prepareLogFiles } from "./files.ts";
 import { VERSION } from "../version.ts";
 import { Observer } from "../control/observer.ts";
-import { lastBeat } from "../worker/heartbeat.ts";
+import { readCounters } from "../control/counters.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
@@ -35,8 +36,8 @@ export class Arbiter {
   listeners: Listener[] = [];
   numWorkers: number;
   generation = 1;
-  readonly #spawner: WorkerSpawner;
-  readonly #signals = new SignalQueue();
+  readonly #table: WorkerTable;
+  readonly #signals: SignalQueue;
   readonly #sockets = new ArbiterSockets();
   readonly #upgrade: HotUpgrade;
   readonly #notify: SystemdNotifier;
@@ -47,31 +48,34 @@ export class Arbiter {
   /** `guvnor ctl` and /metrics. */
   readonly #observe: Observer;
 
-  constructor(readonly opts: ArbiterOptions) {
+  constructor(readonly opts: ArbiterOptions, readonly ctx: ArbiterContext = realContext) {
     this.cfg = opts.cfg;
     this.hooks = opts.hooks;
     this.log = opts.log;
     this.numWorkers = opts.cfg.workers;
+    this.#signals = new SignalQueue((signal, handler) => ctx.onSignal(signal, handler));
     this.#notify = new SystemdNotifier(opts.log);
     this.#upgrade = new HotUpgrade(opts.log);
-    this.#brake = new CrashBrake(opts.log);
-    this.#spawner = new WorkerSpawner({
-      cwd: opts.cwd, log: opts.log, onExit: () => this.#signals.wake(), workerCommand: opts.workerCommand,
-      workerHooks: () => WORKER_HOOKS.filter((h) => this.hooks[h]),
+    this.#brake = new CrashBrake(opts.log, () => ctx.now());
+    this.#table = new WorkerTable({
+      cwd: opts.cwd, log: opts.log, ctx, onExit: () => this.#signals.wake(), workerCommand: opts.workerCommand,
+      workerHooks: () => {
+        const names = WORKER_HOOKS.filter((h) => this.hooks[h]);
+        return names.length && this.cfg.config ? { file: this.cfg.config, names } : null;
+      },
     });
     this.#observe = new Observer({
       log: opts.log,
-      counters: () => undefined,
       view: () => ({
         generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
-        workers: this.#spawner.all().map((w) => ({ ...w, beatAt: lastBeat(w.heartbeat) })),
+        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.counters()) })),
         stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
       }),
       verbs: {
         setWorkers: async (n) => void (await this.#setNumWorkers(n), this.#signals.wake()),
         signal: (sig) => this.#signals.push(sig),
         recycle: (pid, why) => {
-          const rec = this.#spawner.all().find((w) => w.pid === pid);
+          const rec = this.#table.all().find((w) => w.pid === pid);
           if (rec) this.log.info(`Recycling worker (pid:${pid}): ${why}`), rec.recycling = true, this.#signals.wake();
           return rec !== undefined;
         },
@@ -79,23 +83,27 @@ export class Arbiter {
     });
   }
 
-  /** Runs until stopped; resolves to the process exit code. */
+  /**
+   * Runs until stopped; resolves to the process exit code. The one way out: whatever ends the
+   * loop — a stop signal, a worker that cannot boot, an error nobody expected — goes through
+   * #shutdown(), which stops the workers, closes the sockets and removes the pid file.
+   */
   async run(): Promise<number> {
     try {
       await this.start();
       for (;;) {
         await this.#signals.sleep(this.#tick());
         this.#observe.tick();
-        await this.#reapWorkers();
-        const sig = this.#signals.shift();
-        if (sig) await this.#dispatch(sig);
-        this.#inspectWorkers();
-        if (this.#upgrade.promoteIfOrphaned(this.listeners)) this.#notify.ready("promoted"), await this.#observe.promoted();
-        await this.#manageWorkers();
+        await this.step();
       }
     } catch (err) {
-      if (!(err instanceof Halt)) throw err;
-      return await this.#halt(err.code, err.reason);
+      if (err instanceof Halt) return await this.#shutdown(err.code, err.reason);
+      if (err instanceof GuvnorError) {
+        this.log.error(err.message);
+        return await this.#shutdown(err.exitCode);
+      }
+      this.log.fatal("Unhandled error in the arbiter", err);
+      return await this.#shutdown(ExitCode.USAGE);
     }
   }
 
@@ -105,6 +113,8 @@ export class Arbiter {
     this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
+    prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
+    if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
     this.listeners = this.#sockets.listeners;
     try {
@@ -116,24 +126,53 @@ export class Arbiter {
       throw err;
     }
     for (const l of this.listeners) this.log.info(`Listening at: ${cfg.certfile ? l.address.replace(/^http:/, "https:") : l.address} (${this.pid})`);
-    this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== runtime.name ? ` (on ${cfg.runtime})` : ""}`);
+    this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== this.ctx.runtimeName ? ` (on ${cfg.runtime})` : ""}`);
     this.#signals.install();
     if (cfg.reload) watchForReload(cfg, this.opts.cwd, this.log, () => this.#signals.push("SIGHUP"));
     this.#notify.startWatchdog();
-    this.#spawner.listeners = this.listeners;
-    this.#spawner.slots = this.#sockets.slots;
+    this.#table.listeners = this.listeners;
+    this.#table.slots = this.#sockets.slots;
+    await this.#manageWorkers();
+  }
+
+  /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
+  #checkScoreboardDir(dir: string): void {
+    try {
+      const sb = this.ctx.createScoreboard(dir);
+      sb.release();
+      this.ctx.closeFd(sb.fd);
+    } catch (err) {
+      throw new ConfigError(`--worker-tmp-dir ${dir}: can't create a worker's scoreboard there: ${(err as { code?: string }).code ?? err}`, { cause: err });
+    }
+  }
+
+  /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */
+  async step(): Promise<void> {
+    await this.#reapWorkers();
+    const sig = this.#signals.shift();
+    if (sig) await this.#dispatch(sig);
+    this.#inspectWorkers();
+    if (this.#upgrade.promoteIfOrphaned(this.listeners)) {
+      this.#notify.ready("promoted");
+      await this.#observe.promoted();
+    }
     await this.#manageWorkers();
   }
 
   /** Every worker record, oldest first (for hooks and tests). */
   get workers(): WorkerRecord[] {
-    return this.#spawner.all();
+    return this.#table.all();
+  }
+
+  /** Queues a signal as if the process had received it (the control socket, tests). */
+  signal(sig: Sig): void {
+    this.#signals.push(sig);
   }
 
   /** How long the loop sleeps: short while workers boot or wait to be replaced, else a second. */
   #tick(): number {
-    const pending = this.#spawner.all().some((w) => !w.booted || w.recycling);
-    const untilRespawn = this.#brake.until - Date.now();
+    const pending = this.#table.all().some((w) => !w.serving || w.recycling);
+    const untilRespawn = this.#brake.until - this.ctx.now();
     return Math.max(10, Math.min(pending ? 100 : 1000, untilRespawn > 0 ? untilRespawn : 1000));
   }
 
@@ -177,7 +216,7 @@ export class Arbiter {
     this.#notify.reloading();
     await this.#hook("onReload");
     await this.#setNumWorkers(this.cfg.workers);
-    for (const rec of this.#spawner.all()) if (rec.generation < this.generation) rec.recycling = true;
+    for (const rec of this.#table.all()) if (rec.generation < this.generation) rec.recycling = true;
   }
 
   /** TERM: graceful stop. */
@@ -192,8 +231,9 @@ export class Arbiter {
     throw new Halt(ExitCode.OK);
   }
 
-  /** TTIN: one worker more. */
+  /** TTIN: one worker more, up to --max-workers. */
   async handleTtin(): Promise<void> {
+    if (this.numWorkers >= this.cfg.maxWorkers) return this.log.warn(`TTIN ignored: already at --max-workers ${this.cfg.maxWorkers}`);
     await this.#setNumWorkers(this.numWorkers + 1);
   }
 
@@ -205,7 +245,7 @@ export class Arbiter {
   /** USR1: reopen log files here and in every worker. */
   handleUsr1(): void {
     this.opts.reopenLogs();
-    this.#spawner.killAll("SIGUSR1");
+    this.#table.killAll("SIGUSR1");
   }
 
   /** USR2: start a new arbiter from the executable on disk, on the same sockets. */
@@ -231,15 +271,15 @@ export class Arbiter {
     // are refused at once (a load balancer retries elsewhere) rather than queued for nobody.
     this.#sockets.close(this.#upgrade.ownsSockets);
     const limit = graceful ? this.cfg.gracefulTimeout * 1000 : 1000;
-    await this.#spawner.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
+    await this.#table.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
     await this.#reapWorkers();
   }
 
-  /** Closes the sockets, removes the pid file: the one way out of the arbiter. */
-  async #halt(code: number, reason?: string): Promise<number> {
-    this.#stopping = true;
+  /** The one way out: no worker left, sockets closed, pid file removed, onExit run. */
+  async #shutdown(code: number, reason?: string): Promise<number> {
+    if (!this.#stopping) await this.stop(false).catch((err) => this.log.error("Stopping the workers failed", err));
     this.#notify.close();
-    this.#spawner.killAll("SIGKILL");
+    this.#table.killAll("SIGKILL");
     this.#sockets.close(this.#upgrade.ownsSockets);
     this.#observe.close(this.#upgrade.ownsSockets);
     this.#upgrade.pidfile?.unlink();
@@ -256,8 +296,8 @@ export class Arbiter {
   }
 
   async #reapWorkers(): Promise<void> {
-    for (const { rec, status } of this.#spawner.reap()) {
-      this.#observe.exited(rec, status, undefined);
+    for (const { rec, status } of this.#table.reap()) {
+      this.#observe.exited(rec, status, readCounters(rec.board.counters())); // the scoreboard's last values
       await this.#hook("childExit", rec, status);
       if (this.#stopping) continue;
       const bootError = status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR;
@@ -277,8 +317,8 @@ export class Arbiter {
     const r = this.#reload!;
     this.log.error(`Reload failed, keeping the old workers: ${why}`);
     this.#notify.ready("reload failed, old workers serving");
-    for (const rec of this.#spawner.all()) {
-      if (rec.generation === r.generation) this.#spawner.kill(rec, "SIGKILL");
+    for (const rec of this.#table.all()) {
+      if (rec.generation === r.generation) this.#table.kill(rec, "SIGKILL");
       else rec.recycling = false;
     }
     this.cfg = r.previous.cfg;
@@ -288,54 +328,81 @@ export class Arbiter {
     this.#reload = undefined;
   }
 
-  /** Heartbeats: timeouts are killed; workers over max-requests or max-worker-memory are recycled. */
+  /** Scoreboards: timeouts are killed; workers over max-requests or max-worker-memory are recycled. */
   #inspectWorkers(): void {
     if (this.#stopping) return;
-    for (const { rec, why } of this.#spawner.inspect(this.cfg).recycle) {
+    for (const { rec, why } of this.#table.inspect(this.cfg).recycle) {
       this.log.info(`Recycling worker (pid:${rec.pid}): ${why}`);
       this.#observe.recycling(rec.pid, why);
       rec.recycling = true;
     }
-    // A new generation that does not boot in time is a failed reload.
+    // A new generation that does not serve in time is a failed reload.
     const r = this.#reload;
     if (r && this.cfg.bootTimeout > 0) {
-      const late = this.#spawner.all().some((w) => w.generation === r.generation && !w.booted && Date.now() - w.spawnedAt > this.cfg.bootTimeout * 1000);
+      const late = this.#table.all().some((w) => w.generation === r.generation && !w.serving && this.ctx.now() - w.spawnedAt > this.cfg.bootTimeout * 1000);
       if (late) this.#abortReload(`new workers did not start serving within ${this.cfg.bootTimeout} s`);
     }
   }
 
-  /**
-   * Tops the current generation up to numWorkers (or retires the oldest beyond it); retires
-   * recycled workers only once enough of their replacements serve, so capacity never dips.
-   */
+  /** gunicorn's manage_workers: top up, retire the surplus, then replace and announce. */
   async #manageWorkers(): Promise<void> {
     if (this.#stopping) return;
-    const all = this.#spawner.all();
-    const current = all.filter((w) => w.generation === this.generation && !w.recycling && !w.retiring);
-    if (Date.now() >= this.#brake.until) {
-      for (let n = current.length; n < this.numWorkers; n++) {
-        await this.#hook("preSpawn", { age: this.#spawner.nextAge });
-        const rec = this.#spawner.spawn(this.cfg, this.generation);
-        await this.#hook("postSpawn", rec);
+    await this.#spawnMissing();
+    this.#retireSurplus();
+    const serving = this.#current().filter((w) => w.serving).length;
+    if (serving < this.numWorkers) return;
+    this.#retireReplaced();
+    this.#finishReload(serving);
+    await this.#announceReady(serving);
+  }
+
+  /** Workers of the current generation that are to stay. */
+  #current(): WorkerRecord[] {
+    return this.#table.all().filter((w) => w.generation === this.generation && !w.recycling && !w.retiring);
+  }
+
+  /** Starts workers up to numWorkers, unless the crash brake holds; a signal that arrives meanwhile goes first. */
+  async #spawnMissing(): Promise<void> {
+    for (let n = this.#current().length; n < this.numWorkers && this.ctx.now() >= this.#brake.until; n++) {
+      await this.#hook("preSpawn", { age: this.#table.nextAge });
+      let rec;
+      try {
+        rec = this.#table.spawn(this.cfg, this.generation);
+      } catch (err) {
+        if (this.#reload) return this.#abortReload(`can't start a new worker: ${(err as Error).message}`);
+        throw err instanceof GuvnorError ? err : new Halt(ExitCode.WORKER_BOOT_ERROR, `Can't start a worker: ${(err as Error).message}`);
       }
+      await this.#hook("postSpawn", rec);
+      // Let signal handlers run between spawns, so TERM during a large spawn is handled at once.
+      await new Promise((r) => setTimeout(r, 0));
+      if (this.#signals.pending) return;
     }
-    // With --reuse-port the highest slots go, so their sockets can close and slot 0 stays served.
-    const surplus = this.#spawner.slots ? [...current].sort((a, b) => b.slot - a.slot) : current;
-    for (const rec of surplus.slice(0, Math.max(0, current.length - this.numWorkers))) this.#spawner.retire(rec);
-    if (this.numWorkers > 0) this.#spawner.trimSlots(this.numWorkers); // WINCH (0 workers) keeps every socket
-    const serving = current.filter((w) => w.booted).length;
-    if (serving >= this.numWorkers) {
-      for (const rec of all) if (rec.recycling) this.#spawner.retire(rec);
-      if (this.#reload) {
-        this.log.info(`Reloaded: ${serving} new worker${serving === 1 ? "" : "s"} serving, the old ones are finishing`);
-        this.#reload = undefined;
-        this.#notify.ready(`reloaded, ${serving} workers`);
-      }
-      if (!this.#ready && serving > 0) {
-        this.#ready = true;
-        this.#notify.ready(`${serving} workers serving`);
-        await this.#hook("whenReady");
-      }
-    }
+  }
+
+  /** Fewer workers wanted (TTOU, WINCH, HUP): the oldest go; with --reuse-port the highest slots, so theirs can close. */
+  #retireSurplus(): void {
+    const current = this.#current();
+    const surplus = this.#table.slots ? [...current].sort((a, b) => b.slot - a.slot) : current;
+    for (const rec of surplus.slice(0, Math.max(0, current.length - this.numWorkers))) this.#table.retire(rec);
+    if (this.numWorkers > 0) this.#table.trimSlots(this.numWorkers); // WINCH (0 workers) keeps every socket
+  }
+
+  /** Recycled and old-generation workers go only once their replacements serve: capacity never dips. */
+  #retireReplaced(): void {
+    for (const rec of this.#table.all()) if (rec.recycling) this.#table.retire(rec);
+  }
+
+  #finishReload(serving: number): void {
+    if (!this.#reload) return;
+    this.log.info(`Reloaded: ${serving} new worker${serving === 1 ? "" : "s"} serving, the old ones are finishing`);
+    this.#reload = undefined;
+    this.#notify.ready(`reloaded, ${serving} workers`);
+  }
+
+  async #announceReady(serving: number): Promise<void> {
+    if (this.#ready || serving === 0) return;
+    this.#ready = true;
+    this.#notify.ready(`${serving} workers serving`);
+    await this.#hook("whenReady");
   }
 }

@@ -2,7 +2,7 @@
 // doubling from 100 ms up to 10 s, instead of a busy restart loop.
 import type { Logger } from "../log/logger.ts";
 import type { ExitStatus } from "../runtime/index.ts";
-import type { WorkerRecord } from "./spawner.ts";
+import type { WorkerRecord } from "./workers.ts";
 
 const EARLY_MS = 5000, FIRST_MS = 100, MAX_MS = 10_000;
 
@@ -11,17 +11,17 @@ export class CrashBrake {
   /** No spawn before this time (ms since the epoch). */
   until = 0;
 
-  constructor(readonly log: Logger) {}
+  constructor(readonly log: Logger, readonly now: () => number = Date.now) {}
 
-  record(rec: WorkerRecord, status: ExitStatus): void {
-    const ours = status.signal !== null && rec.sent === status.signal;
-    if (status.code === 0 || ours || rec.retiring || rec.recycling) return;
-    if (Date.now() - rec.spawnedAt >= EARLY_MS) {
+  /** A worker died: on its own and early, it delays the next spawn (exit code 0 included). */
+  record(rec: WorkerRecord, _status: ExitStatus): void {
+    if (rec.sent !== undefined || rec.retiring || rec.recycling) return;
+    if (this.now() - rec.spawnedAt >= EARLY_MS) {
       this.#failures = 0;
       return;
     }
     const delay = Math.min(MAX_MS, FIRST_MS * 2 ** this.#failures++);
-    this.until = Date.now() + delay;
+    this.until = this.now() + delay;
     if (delay >= 1000) this.log.warn(`Workers are dying right after they start; next spawn in ${delay / 1000} s`);
   }
 }

@@ -1,5 +1,4 @@
 // The arbiter's signal queue: handlers only enqueue and wake the loop (gunicorn's SIG_QUEUE).
-import { runtime } from "../runtime/index.ts";
 
 export const SIGNALS = ["SIGHUP", "SIGTERM", "SIGINT", "SIGQUIT", "SIGTTIN", "SIGTTOU", "SIGUSR1", "SIGUSR2", "SIGWINCH"] as const;
 export type Sig = (typeof SIGNALS)[number];
@@ -8,9 +7,16 @@ export class SignalQueue {
   readonly #queue: Sig[] = [];
   #wake: () => void = () => {};
 
+  constructor(readonly onSignal: (signal: string, handler: () => void) => void) {}
+
   /** Starts listening; a signal listener alone does not keep the process alive, sleep() does. */
   install(): void {
-    for (const sig of SIGNALS) runtime.onSignal(sig, () => this.push(sig));
+    for (const sig of SIGNALS) this.onSignal(sig, () => this.push(sig));
+  }
+
+  /** A signal is waiting to be handled. */
+  get pending(): boolean {
+    return this.#queue.length > 0;
   }
 
   push(sig: Sig): void {

@@ -5,13 +5,10 @@
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
 import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
-import { GUVNOR_FD } from "../sockets/inherited.ts";
+import { FD_ENV, PID_ENV } from "../handoff.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import { Pidfile } from "./pidfile.ts";
-
-// Not GUVNOR_PID: that is the --pid setting's variable, which the new arbiter's config would read.
-const GUVNOR_PID = "GUVNOR_UPGRADE_FROM";
 
 /** Other sockets a new arbiter takes over: their fds, the variables naming them, and how to make them inheritable for the spawn. */
 export interface Handover {
@@ -29,8 +26,8 @@ export class HotUpgrade {
   #pidPath = "";
 
   constructor(readonly log: Logger) {
-    const parent = Number(process.env[GUVNOR_PID]);
-    delete process.env[GUVNOR_PID];
+    const parent = Number(process.env[PID_ENV]);
+    delete process.env[PID_ENV];
     if (parent && parent === process.ppid) this.parent = parent;
   }
 
@@ -58,7 +55,7 @@ export class HotUpgrade {
     const childFds = runtime.childFds(fds);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    Object.assign(env, extraEnv, { [GUVNOR_FD]: childFds.slice(0, listeners.length).join(","), [GUVNOR_PID]: String(process.pid) });
+    Object.assign(env, extraEnv, { [FD_ENV]: childFds.slice(0, listeners.length).join(","), [PID_ENV]: String(process.pid) });
     Object.assign(env, slots?.handoverEnv(childFds.slice(listeners.length, listeners.length + slotFds.length)) ?? {});
     Object.assign(env, more?.env(childFds.slice(listeners.length + slotFds.length)) ?? {});
     this.pidfile?.rename(`${this.#pidPath}.oldbin`);

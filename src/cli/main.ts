@@ -3,7 +3,7 @@
 // so the CLI, a compiled guvnor and a user's program that embeds serve() all work the same way.
 import process from "node:process";
 import { stripVTControlCharacters } from "node:util";
-import { WORKER_ENV } from "../worker/state.ts";
+import { WORKER_ENV } from "../handoff.ts";
 
 if (process.env[WORKER_ENV]) {
   const { runWorkerFromEnv } = await import("../worker/bootstrap.ts");

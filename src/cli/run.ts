@@ -2,13 +2,14 @@
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { appModulePath, expectAppKind, importApp, resolveApp } from "../app/load.ts";
-import { Arbiter } from "../arbiter/arbiter.ts";
+import { runArbiter } from "../arbiter/launch.ts";
 import { formatConfig, resolveConfig } from "../config/load.ts";
 import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
-import { createCliLogger, createLogger } from "../log/logger.ts";
-import { openSink, type Sink } from "../log/sink.ts";
+import { createCliLogger } from "../log/logger.ts";
+import { openSink } from "../log/sink.ts";
 import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
+import { runtime } from "../runtime/index.ts";
 
 // Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
 // A URL when guvnor runs from JSR (Deno runs a URL as it runs a path).
@@ -35,6 +36,8 @@ export async function runCli(argv: string[]): Promise<number> {
     // 2. The app must at least exist before we bind anything.
     appModulePath(cfg.app, cwd);
     if (cfg.checkConfig) {
+      // The app is checked where it will run: on the workers' runtime, which may not be ours.
+      if (cfg.runtime !== runtime.name) return await checkOn(cfg.runtime, argv, startCwd);
       const appExport = await importApp(cfg.app, cwd);
       await loadWorkerClass(cfg.workerClass, cwd);
       // A custom worker class decides for itself what app it can serve.
@@ -43,27 +46,15 @@ export async function runCli(argv: string[]): Promise<number> {
       return ExitCode.OK;
     }
     // 3. The arbiter, logging to the error log from here on.
-    let sink: Sink = cfg.errorLogfile && cfg.errorLogfile !== "-" ? openSink(cfg.errorLogfile, "stderr") : stderr;
-    const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
-    const reloadConfig = async () => {
-      const next = await resolveConfig(argv, process.env, startCwd);
-      return { cfg: next.config, hooks: next.hooks };
-    };
-    const workerCommand = (c: typeof cfg) => workerCommandFor(c.runtime, CLI_MAIN);
-    const arbiter = new Arbiter({ cfg, hooks, cwd, log, reopenLogs: () => sink.reopen(), reloadConfig, workerCommand, upgradeCommand: () => ({ cmd: selfCommand(), cwd: startCwd }) });
-    try {
-      return await arbiter.run();
-    } catch (err) {
-      if (err instanceof GuvnorError) {
-        log.error(err.message);
-        return err.exitCode;
-      }
-      log.fatal("Unhandled error in the arbiter", err);
-      await arbiter.stop(false);
-      return ExitCode.USAGE;
-    } finally {
-      sink = stderr;
-    }
+    return await runArbiter({
+      cfg, hooks, cwd, stderr,
+      reloadConfig: async () => {
+        const next = await resolveConfig(argv, process.env, startCwd);
+        return { cfg: next.config, hooks: next.hooks };
+      },
+      workerCommand: (c) => workerCommandFor(c.runtime, CLI_MAIN),
+      upgradeCommand: () => ({ cmd: selfCommand(), cwd: startCwd }),
+    });
   } catch (err) {
     if (err instanceof GuvnorError) {
       cliLog.error(err.message);
@@ -72,6 +63,15 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     throw err;
   }
+}
+
+/** --check-config --runtime OTHER: the same check, by this CLI started on the other runtime. */
+async function checkOn(target: "bun" | "deno", argv: string[], cwd: string): Promise<number> {
+  const cmd = [...workerCommandFor(target, CLI_MAIN), ...argv];
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  const status = await runtime.spawn({ cmd, env, cwd, fds: [] }).exited;
+  return status.code ?? ExitCode.USAGE;
 }
 
 function chdir(dir: string): void {

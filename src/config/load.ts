@@ -10,6 +10,7 @@ import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
 import { resolveIds } from "./users.ts";
 import { loadTls } from "./tls.ts";
 import { importErrorText } from "../app/load.ts";
+import { INTERNAL_ENV } from "../handoff.ts";
 import { defaultOf, envName, SETTINGS, SETTINGS_BY_KEY } from "./settings.ts";
 
 type Raw = Partial<Record<string, unknown>>;
@@ -24,8 +25,6 @@ export interface ResolvedConfig {
   unknownEnv: string[];
 }
 
-/** Set by guvnor itself for its own processes, not settings. */
-const INTERNAL_ENV = new Set(["GUVNOR_WORKER", "GUVNOR_FD", "GUVNOR_UPGRADE_FROM", "GUVNOR_CONTROL_FD", "GUVNOR_METRICS_FD", "GUVNOR_SLOTS"]);
 
 /** Flag values from argv, still raw strings; APP is the one positional. */
 export function parseArgv(argv: string[]): Raw {

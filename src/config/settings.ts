@@ -121,7 +121,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "workerTmpDir", flag: "worker-tmp-dir", meta: "DIR", section: "Workers", parse: str(), default: "",
-    defaultDoc: "the system temp dir", doc: "Directory for the workers' heartbeat files.",
+    defaultDoc: "anonymous memory", doc: "Where each worker's scoreboard (heartbeat, readiness, current request: one page) lives: by default anonymous shared memory with no path; set, an unnamed file (`O_TMPFILE`) in this directory, which must support it (tmpfs, ext4, xfs, btrfs). Preallocated: a full disk is an error at start, never a crash.",
   },
   {
     key: "accessLogfile", flag: "access-logfile", meta: "FILE", section: "Logging", parse: str(), default: "",

@@ -7,7 +7,7 @@ import fs from "node:fs";
 import type tls from "node:tls";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
-import type { Config } from "../types.ts";
+import type { Config, WorkerConfig } from "../types.ts";
 
 /** What a worker needs to serve TLS: PEM text only, nothing the worker could re-open. */
 export interface TlsMaterial {
@@ -142,7 +142,7 @@ export function tlsMaterialFor(cfg: Config): TlsMaterial | undefined {
 }
 
 /** The worker's view: material from the arbiter, shaped by the settings. */
-export function tlsServing(cfg: Config, material: TlsMaterial | null | undefined): TlsServing | undefined {
+export function tlsServing(cfg: WorkerConfig, material: TlsMaterial | null | undefined): TlsServing | undefined {
   if (!material) return undefined;
   return {
     ...material,

@@ -9,9 +9,9 @@ import type { Closable } from "../runtime/types.ts";
 import * as libc from "../sockets/libc.ts";
 import { closeListeners, createListeners, type Listener } from "../sockets/listeners.ts";
 import { CONTENT_TYPE } from "./metrics.ts";
+import { METRICS_FD_ENV } from "../handoff.ts";
 
 /** The metrics socket's fd in a new arbiter started by USR2. */
-export const GUVNOR_METRICS_FD = "GUVNOR_METRICS_FD";
 
 export interface HealthSource {
   metrics(): string;
@@ -43,8 +43,8 @@ export class MetricsServer {
 
   /** Binds `spec` (or adopts the socket a previous arbiter handed over); throws an AddressError. */
   static async open(spec: string, source: HealthSource, log: Logger, opts: { umask: number }, env: Record<string, string | undefined> = process.env): Promise<MetricsServer> {
-    const inherited = env[GUVNOR_METRICS_FD];
-    delete env[GUVNOR_METRICS_FD];
+    const inherited = env[METRICS_FD_ENV];
+    delete env[METRICS_FD_ENV];
     const [listener] = await createListeners([inherited ? `fd://${inherited}` : spec], { backlog: 64, umask: opts.umask, log });
     libc.setCloexec(listener.fd, true);
     return new MetricsServer(listener, source);

@@ -7,12 +7,13 @@ import type { ExitStatus } from "../runtime/types.ts";
 import type { Config } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { addCounters, emptyCounters, quantile, total, type WorkerCounters } from "./counters.ts";
-import { GUVNOR_METRICS_FD, MetricsServer } from "./http.ts";
+import { MetricsServer } from "./http.ts";
 import { renderMetrics, RESTART_CAUSES, type RestartCause } from "./metrics.ts";
 import * as libc from "../sockets/libc.ts";
 import { acceptQueues, CpuSampler, rssBytes } from "./procfs.ts";
 import { type ControlTarget, ControlError, type ScaleData, type StatsData, type StatusData, type WorkerRow, type WorkerState } from "./protocol.ts";
-import { ControlServer, GUVNOR_CONTROL_FD } from "./server.ts";
+import { ControlServer } from "./server.ts";
+import { CONTROL_FD_ENV, METRICS_FD_ENV } from "../handoff.ts";
 
 /** A worker as the arbiter's table holds it. */
 export interface ObservedWorker {
@@ -20,13 +21,15 @@ export interface ObservedWorker {
   readonly age: number;
   readonly generation: number;
   readonly spawnedAt: number;
-  readonly booted: boolean;
+  readonly serving: boolean;
   readonly recycling: boolean;
   readonly retiring: boolean;
   /** The last signal the arbiter sent it. */
   readonly sent?: string;
-  /** When it last showed its event loop alive (ms since the epoch), null before it booted. */
+  /** When it last showed its event loop alive (ms since the epoch), null before it serves. */
   readonly beatAt?: number | null;
+  /** What it counted, when its worker class counts requests. */
+  readonly counters?: WorkerCounters;
 }
 
 export interface ArbiterView {
@@ -53,8 +56,6 @@ export interface ArbiterVerbs {
 export interface ObserverOptions {
   view: () => ArbiterView;
   verbs: ArbiterVerbs;
-  /** A worker's published counters, when its worker class publishes any. */
-  counters: (pid: number) => WorkerCounters | undefined;
   log: Logger;
 }
 
@@ -84,7 +85,7 @@ export class Observer implements ControlTarget {
   async open(cfg: Config, promoted: boolean): Promise<void> {
     const log = this.opts.log;
     this.#control = ControlServer.open(cfg.controlSocket, this, log, promoted);
-    if (cfg.metricsBind || process.env[GUVNOR_METRICS_FD]) {
+    if (cfg.metricsBind || process.env[METRICS_FD_ENV]) {
       this.#metrics = await MetricsServer.open(cfg.metricsBind, {
         metrics: () => this.metricsText(),
         live: () => this.live,
@@ -114,8 +115,8 @@ export class Observer implements ControlTarget {
   /** What USR2 hands the new arbiter besides the listeners: fds, and the variables naming them. */
   handover(): { fds: number[]; env: (childFds: number[]) => Record<string, string>; inheritable: <T>(spawn: () => T) => T } {
     const fds: number[] = [], names: string[] = [];
-    if (this.#control) fds.push(this.#control.fd), names.push(GUVNOR_CONTROL_FD);
-    if (this.#metrics) fds.push(this.#metrics.fd), names.push(GUVNOR_METRICS_FD);
+    if (this.#control) fds.push(this.#control.fd), names.push(CONTROL_FD_ENV);
+    if (this.#metrics) fds.push(this.#metrics.fd), names.push(METRICS_FD_ENV);
     return {
       fds,
       env: (childFds) => Object.fromEntries(names.map((n, i) => [n, String(childFds[i])])),
@@ -161,7 +162,7 @@ export class Observer implements ControlTarget {
   /** A worker serves and the arbiter is not stopping (during a HUP the old generation serves until replaced). */
   get ready(): boolean {
     const v = this.opts.view();
-    return !v.stopping && v.workers.some((w) => w.booted && !w.retiring);
+    return !v.stopping && v.workers.some((w) => w.serving && !w.retiring);
   }
 
   // ---- ControlTarget ----
@@ -190,7 +191,7 @@ export class Observer implements ControlTarget {
     const now = Date.now(), v = this.opts.view();
     this.#cpu.keep(new Set(v.workers.map((w) => w.pid)));
     return v.workers.map((w) => {
-      const c = this.opts.counters(w.pid), uptime = (now - w.spawnedAt) / 1000;
+      const c = w.counters, uptime = (now - w.spawnedAt) / 1000;
       return {
         pid: w.pid,
         age: w.age,
@@ -283,14 +284,14 @@ export class Observer implements ControlTarget {
 
   /** Every request counted so far, or null while no worker publishes counters. */
   #totals(): WorkerCounters | null {
-    const live = this.opts.view().workers.map((w) => this.opts.counters(w.pid)).filter((c) => c !== undefined);
+    const live = this.opts.view().workers.map((w) => w.counters).filter((c) => c !== undefined);
     if (!live.length && total(this.#gone) === 0) return null;
     return live.reduce((acc, c) => addCounters(acc, c), addCounters(emptyCounters(), this.#gone));
   }
 }
 
 function stateOf(w: ObservedWorker): WorkerState {
-  return w.retiring ? "retiring" : w.recycling ? "recycling" : w.booted ? "serving" : "booting";
+  return w.retiring ? "retiring" : w.recycling ? "recycling" : w.serving ? "serving" : "booting";
 }
 
 /** Runs `spawn` with `fds` inheritable (USR2's new arbiter), close-on-exec again after. */

@@ -39,7 +39,7 @@ export interface WorkerRow {
   rss_bytes: number | null;
   /** CPU use since the previous sample of this worker (100 = one core). */
   cpu_percent: number | null;
-  /** Seconds since the worker last showed its event loop alive; null before it booted. */
+  /** Seconds since the worker last showed its event loop alive; null before it serves. */
   heartbeat_age_s: number | null;
 }
 

@@ -11,9 +11,9 @@ import type { Logger } from "../log/logger.ts";
 import { decodeSockaddr, encodeUnix } from "../sockets/address.ts";
 import * as libc from "../sockets/libc.ts";
 import { type ControlTarget, ControlError, dispatch, encodeLine, lineSplitter, parseRequest, PROTOCOL_VERSION } from "./protocol.ts";
+import { CONTROL_FD_ENV } from "../handoff.ts";
 
 /** The control socket's fd in a new arbiter started by USR2. */
-export const GUVNOR_CONTROL_FD = "GUVNOR_CONTROL_FD";
 
 export class ControlServer {
   #server?: net.Server;
@@ -29,8 +29,8 @@ export class ControlServer {
    * the fd but leave its connections queued (an upgrade not yet promoted).
    */
   static open(file: string, target: ControlTarget, log: Logger, accept: boolean, env: Record<string, string | undefined> = process.env): ControlServer | undefined {
-    const inherited = env[GUVNOR_CONTROL_FD];
-    delete env[GUVNOR_CONTROL_FD];
+    const inherited = env[CONTROL_FD_ENV];
+    delete env[CONTROL_FD_ENV];
     if (inherited) {
       const s = adopt(Number(inherited), target, log);
       if (s && accept) s.accept();
@@ -140,7 +140,7 @@ function adopt(fd: number, target: ControlTarget, log: Logger): ControlServer | 
     log.info(`Control socket: ${sa.path} (from the previous arbiter)`);
     return new ControlServer(sa.path, fd, target, log);
   } catch (err) {
-    log.warn(`No control socket: ${GUVNOR_CONTROL_FD}=${fd} ${(err as Error).message}`);
+    log.warn(`No control socket: ${CONTROL_FD_ENV}=${fd} ${(err as Error).message}`);
     return undefined;
   }
 }

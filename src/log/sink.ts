@@ -15,14 +15,20 @@ export function openSink(target: string, std: "stdout" | "stderr"): Sink {
     const stream = std === "stdout" ? process.stdout : process.stderr;
     return { write: (t) => void stream.write(t), reopen() {}, close() {} };
   }
-  let fd = fs.openSync(target, "a");
+  let fd = openAppend(target);
   return {
     write: (t) => void fs.writeSync(fd, t),
     reopen() {
       const old = fd;
-      fd = fs.openSync(target, "a");
+      fd = openAppend(target);
       fs.closeSync(old);
     },
     close: () => fs.closeSync(fd),
   };
+}
+
+/** Append, creating 0644; never through a symbolic link (a link planted at a log path is refused). */
+function openAppend(file: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
+  return fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
 }

@@ -32,6 +32,8 @@ export const bun: Runtime = {
       cwd: opts.cwd,
       env: opts.env,
       stdio: ["ignore", "inherit", "inherit", ...opts.fds],
+      // Not in Bun's published types, but honoured: setgid, then setuid, before exec.
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     });
     const exited = proc.exited.then(() => ({ code: proc.exitCode, signal: proc.signalCode ?? null }));
     return { pid: proc.pid, exited, kill: (signal) => proc.kill(signal) };
@@ -88,6 +90,19 @@ export const bun: Runtime = {
       abort: () => void server.stop(true),
       closesIdle: true,
       ended: new Promise<void>(() => {}),
+    };
+  },
+
+  watchFd(fd, onData) {
+    // Bun's net.Socket({fd}) reads nothing from an fd it did not open; a file stream does.
+    const reader = Bun.file(fd).stream().getReader();
+    let on = true;
+    (async () => {
+      while (on && !(await reader.read()).done) onData();
+    })().catch(() => {});
+    return () => {
+      on = false;
+      reader.cancel().catch(() => {});
     };
   },
 };

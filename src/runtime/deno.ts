@@ -1,5 +1,6 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
 import type http from "node:http";
+import net from "node:net";
 import tls from "node:tls";
 import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
@@ -34,6 +35,7 @@ export const deno: Runtime = {
       stdin: "null",
       stdout: "inherit",
       stderr: "inherit",
+      ...(opts.uid !== undefined ? { uid: opts.uid, gid: opts.gid } : {}),
     }).spawn();
     const exited = child.status.then((s: { code: number; signal: string | null }) => ({
       code: s.signal ? null : s.code,
@@ -96,6 +98,14 @@ export const deno: Runtime = {
       closesIdle: false,
       ended: server.finished,
     };
+  },
+
+  watchFd(fd, onData) {
+    // Deno's node:fs streams refuse fds they did not open; node:net takes a socket's.
+    const socket = new net.Socket({ fd, readable: true, writable: false } as net.SocketConstructorOpts);
+    socket.on("data", onData);
+    socket.on("error", () => {});
+    return () => void socket.destroy();
   },
 };
 

@@ -21,8 +21,11 @@ export interface SpawnOptions {
   cmd: string[];
   env: Record<string, string>;
   cwd?: string;
-  /** Listening sockets to hand over; the child finds them at childFds(fds). */
+  /** Descriptors to hand over; the child finds them at childFds(fds). */
   fds: number[];
+  /** Start the child as this user and group (the runtime never runs as root: --user). */
+  uid?: number;
+  gid?: number;
 }
 
 /** FFI value types shared by both runtimes' dlopen. */
@@ -103,4 +106,6 @@ export interface Runtime {
   listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */
   serveNative(opts: NativeServeOptions): NativeServer;
+  /** Calls onData whenever bytes arrive on a socket fd this process holds; returns a function that stops watching. */
+  watchFd(fd: number, onData: () => void): () => void;
 }

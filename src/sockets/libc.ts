@@ -1,71 +1,19 @@
-// The one file that speaks to libc through FFI (Linux x86_64/arm64 constants).
-// Neither runtime can create a listening socket that a child process inherits, so we do it here.
+// Socket and descriptor calls through libc (Linux x86_64/arm64 constants). Neither runtime can
+// create a listening socket that a child process inherits, so we do it here.
 import process from "node:process";
-import { runtime } from "../runtime/index.ts";
+import { check, errno, libc as fns } from "../sys/ffi.ts";
 import { encodeUnix } from "./address.ts";
 
-const fns = runtime.dlopen("libc.so.6", {
-  socket: { args: ["i32", "i32", "i32"], returns: "i32" },
-  setsockopt: { args: ["i32", "i32", "i32", "buffer", "u32"], returns: "i32" },
-  getsockopt: { args: ["i32", "i32", "i32", "buffer", "buffer"], returns: "i32" },
-  bind: { args: ["i32", "buffer", "u32"], returns: "i32" },
-  listen: { args: ["i32", "i32"], returns: "i32" },
-  getsockname: { args: ["i32", "buffer", "buffer"], returns: "i32" },
-  fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
-  dup2: { args: ["i32", "i32"], returns: "i32" },
-  epoll_ctl: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
-  close: { args: ["i32"], returns: "i32" },
-  sendto: { args: ["i32", "buffer", "u64", "i32", "buffer", "u32"], returns: "i64" },
-  setgroups: { args: ["u64", "buffer"], returns: "i32" },
-  setgid: { args: ["u32"], returns: "i32" },
-  setuid: { args: ["u32"], returns: "i32" },
-  open: { args: ["buffer", "i32", "u32"], returns: "i32" },
-  ftruncate: { args: ["i32", "i64"], returns: "i32" },
-  mmap: { args: ["buffer", "u64", "i32", "i32", "i32", "i64"], returns: "pointer" },
-  memfd_create: { args: ["buffer", "u32"], returns: "i32" },
-  posix_fallocate: { args: ["i32", "i64", "i64"], returns: "i32" },
-  umask: { args: ["u32"], returns: "u32" },
-  prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
-  signal: { args: ["i32", "u64"], returns: "u64" },
-  connect: { args: ["i32", "buffer", "u32"], returns: "i32" },
-  getrlimit: { args: ["i32", "buffer"], returns: "i32" },
-  getpeername: { args: ["i32", "buffer", "buffer"], returns: "i32" },
-  shutdown: { args: ["i32", "i32"], returns: "i32" },
-  setrlimit: { args: ["i32", "buffer"], returns: "i32" },
-  __errno_location: { args: [], returns: "pointer" },
-});
+export { SysError } from "../sys/ffi.ts";
 
 export const AF_UNIX = 1, AF_INET = 2, AF_INET6 = 10;
 const SOCK_STREAM = 1, SOCK_DGRAM = 2, SOCK_CLOEXEC = 0o2000000;
 const SOL_SOCKET = 1, SO_REUSEADDR = 2, SO_TYPE = 3, SO_REUSEPORT = 15, SO_ACCEPTCONN = 30;
 const IPPROTO_IPV6 = 41, IPV6_V6ONLY = 26, IPPROTO_TCP = 6, TCP_INFO = 11;
-const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, O_NONBLOCK = 0o4000;
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1, F_GETFL = 3, F_SETFL = 4, F_DUPFD_CLOEXEC = 1030, O_NONBLOCK = 0o4000;
 const EPOLL_CTL_ADD = 1, EPOLL_CTL_DEL = 2;
-const PR_SET_PDEATHSIG = 1;
 // The kernel declares struct epoll_event __attribute__((packed)) on x86_64 only.
 const EPOLL_EVENT_PACKED = process.arch === "x64";
-
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 9: "EBADF", 17: "EEXIST", 13: "EACCES", 22: "EINVAL", 24: "EMFILE", 88: "ENOTSOCK",
-  97: "EAFNOSUPPORT", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL",
-};
-
-/** A failed libc call, with the errno name as `code` (EADDRINUSE, EACCES, …). */
-export class SysError extends Error {
-  readonly code: string;
-  readonly errno: number;
-  constructor(call: string, errno: number) {
-    const code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
-    super(`${call} failed: ${code}`);
-    this.code = code;
-    this.errno = errno;
-  }
-}
-
-function check(call: string, result: number): number {
-  if (result < 0) throw new SysError(call, runtime.readI32(fns.__errno_location()));
-  return result;
-}
 
 const int = (v: number) => new Int32Array([v]);
 
@@ -120,6 +68,10 @@ export function hasReusePort(fd: number): boolean {
   return v[0] !== 0;
 }
 
+export function isCloexec(fd: number): boolean {
+  return (check("fcntl(F_GETFD)", fns.fcntl(fd, F_GETFD, 0)) & FD_CLOEXEC) !== 0;
+}
+
 export function setCloexec(fd: number, on: boolean): void {
   const flags = check("fcntl(F_GETFD)", fns.fcntl(fd, F_GETFD, 0));
   check("fcntl(F_SETFD)", fns.fcntl(fd, F_SETFD, on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC));
@@ -128,7 +80,7 @@ export function setCloexec(fd: number, on: boolean): void {
 /**
  * O_NONBLOCK on the open file description (shared with the arbiter and the other workers):
  * every acceptor of a shared listener must be non-blocking, or an event loop that lost the
- * race for a connection blocks in accept() (runtime-facts §15).
+ * race for a connection blocks in accept().
  */
 export function setNonBlocking(fd: number): void {
   const flags = check("fcntl(F_GETFL)", fns.fcntl(fd, F_GETFL, 0));
@@ -189,16 +141,6 @@ export function replaceWithPlaceholder(fd: number): void {
   }
 }
 
-/** Gives `signum` its default action (SIG_DFL) again, whatever handler the runtime installed. */
-export function resetSignalToDefault(signum: number): void {
-  fns.signal(signum, 0);
-}
-
-/** Linux: have the kernel send `signal` to this process when its parent dies. */
-export function setParentDeathSignal(signal: number): void {
-  check("prctl(PR_SET_PDEATHSIG)", fns.prctl(PR_SET_PDEATHSIG, signal, 0, 0, 0));
-}
-
 /** One datagram to a unix socket path ("@name" is the abstract namespace), e.g. sd_notify. */
 export function sendUnixDatagram(path: string, message: string): void {
   const fd = check("socket(AF_UNIX, SOCK_DGRAM)", fns.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
@@ -212,30 +154,6 @@ export function sendUnixDatagram(path: string, message: string): void {
   }
 }
 
-/** Drops this process to uid/gid (supplementary groups: just gid). Group first: after setuid we could not. */
-export function dropPrivileges(uid: number, gid: number): void {
-  check("setgroups", fns.setgroups(1, new Uint32Array([gid])));
-  check("setgid", fns.setgid(gid));
-  check("setuid", fns.setuid(uid));
-}
-
-/**
- * A file mapped into memory, shared: what this process writes there, another process reading the
- * file sees at once, with no system call per write. Returns a view of `length` bytes.
- */
-export function mapSharedFile(path: string, length: number): Uint8Array {
-  const O_RDWR = 2, O_CREAT = 0o100, O_CLOEXEC = 0o2000000, PROT_RW = 3, MAP_SHARED = 1;
-  const fd = check(`open(${path})`, fns.open(new TextEncoder().encode(path + "\0"), O_RDWR | O_CREAT | O_CLOEXEC, 0o600));
-  try {
-    check("ftruncate", fns.ftruncate(fd, length));
-    const memory = runtime.memoryAt(fns.mmap(null, length, PROT_RW, MAP_SHARED, fd, 0), length);
-    if (!memory) throw new SysError("mmap", runtime.readI32(fns.__errno_location()));
-    return new Uint8Array(memory);
-  } finally {
-    fns.close(fd); // the mapping outlives the descriptor
-  }
-}
-
 /**
  * True when something listens at a unix socket path: a non-blocking connect succeeds, or finds
  * the queue full (EAGAIN). False when nothing does (ECONNREFUSED: a file left by a crash).
@@ -246,29 +164,10 @@ export function unixSocketAnswers(path: string): boolean {
   try {
     const addr = encodeUnix(path);
     if (fns.connect(fd, addr, addr.length) === 0) return true;
-    return runtime.readI32(fns.__errno_location()) === EAGAIN;
+    return errno() === EAGAIN;
   } finally {
     fns.close(fd);
   }
-}
-
-// Process limits (not sockets; kept here while FFI lives in one file).
-const RLIMIT_NOFILE = 7, F_DUPFD_CLOEXEC = 1030;
-
-/**
- * Raises the soft limit on open files to the hard limit, as Go and the JVM do at start: the
- * default soft limit (often 1024) is what a burst of idle clients exhausts first. Returns both.
- */
-export function raiseFdLimit(): { soft: number; hard: number; was: number } {
-  const lim = new BigUint64Array(2); // struct rlimit { rlim_cur, rlim_max }
-  check("getrlimit(RLIMIT_NOFILE)", fns.getrlimit(RLIMIT_NOFILE, lim));
-  const was = lim[0];
-  if (lim[0] < lim[1]) {
-    lim[0] = lim[1];
-    check("setrlimit(RLIMIT_NOFILE)", fns.setrlimit(RLIMIT_NOFILE, lim));
-  }
-  const n = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(v)); // RLIM_INFINITY
-  return { soft: n(lim[0]), hard: n(lim[1]), was: n(was) };
 }
 
 /** The local and peer ports of a connected TCP socket; null for anything else (files, listeners, unix). */
@@ -293,27 +192,15 @@ export function dup(fd: number): number {
   return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }
 
-/**
- * Anonymous shared memory of `length` bytes, allocated up front (a full tmpfs is an error here, not
- * a SIGBUS in a worker later). Not close-on-exec: Deno.Command children inherit it at its number.
- */
-export function createSharedMemory(name: string, length: number): number {
-  const fd = check("memfd_create", fns.memfd_create(new TextEncoder().encode(name + "\0"), 0));
-  try {
-    check("ftruncate", fns.ftruncate(fd, length));
-    const err = fns.posix_fallocate(fd, 0, length); // returns the error number, errno untouched
-    if (err !== 0) throw new SysError("posix_fallocate", err);
-    return fd;
-  } catch (err) {
-    fns.close(fd);
-    throw err;
-  }
+/** A connected pair of unix stream sockets, close-on-exec (the arbiter's wake-up channel). */
+export function socketpair(): [number, number] {
+  const sv = new Int32Array(2);
+  check("socketpair", fns.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
+  return [sv[0], sv[1]];
 }
 
-/** Maps `length` bytes of the shared memory at `fd`; the mapping outlives the descriptor. */
-export function mapSharedMemory(fd: number, length: number): ArrayBuffer {
-  const PROT_RW = 3, MAP_SHARED = 1;
-  const memory = runtime.memoryAt(fns.mmap(null, length, PROT_RW, MAP_SHARED, fd, 0), length);
-  if (!memory) throw new SysError("mmap", runtime.readI32(fns.__errno_location()));
-  return memory;
+/** A second descriptor for what `fd` refers to, without close-on-exec: for one child to inherit. */
+export function dupInheritable(fd: number): number {
+  const F_DUPFD = 0;
+  return check("fcntl(F_DUPFD)", fns.fcntl(fd, F_DUPFD, 3));
 }

@@ -8,10 +8,9 @@ import fs from "node:fs";
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
 import * as libc from "./libc.ts";
+import { SLOTS_ENV } from "../handoff.ts";
 import type { Listener } from "./listeners.ts";
 
-/** USR2: which of the new arbiter's fds are which slot ("7,-;8,-": per slot, per listener). */
-export const GUVNOR_SLOTS = "GUVNOR_SLOTS";
 
 export class ReusePortSlots {
   /** Slot i → one fd per listener: slot 0 is the listeners themselves. */
@@ -20,8 +19,8 @@ export class ReusePortSlots {
   /** Takes over the slots a previous arbiter handed over on USR2, if any (the variable is removed). */
   constructor(readonly listeners: Listener[], readonly backlog: number, env: Record<string, string | undefined> = process.env) {
     this.#slots = [listeners.map((l) => l.fd)];
-    const handed = env[GUVNOR_SLOTS];
-    delete env[GUVNOR_SLOTS];
+    const handed = env[SLOTS_ENV];
+    delete env[SLOTS_ENV];
     for (const spec of handed ? handed.split(";") : []) {
       const fds = spec.split(",").map((x, j) => (x === "-" ? listeners[j]?.fd : Number(x)));
       if (fds.length !== listeners.length || fds.some((fd) => !Number.isInteger(fd))) continue;
@@ -75,7 +74,7 @@ export class ReusePortSlots {
     if (childFds.length === 0) return {};
     let k = 0;
     const slots = this.#slots.slice(1).map((fds) => fds.map((fd, j) => (fd !== this.listeners[j].fd ? String(childFds[k++]) : "-")).join(","));
-    return { [GUVNOR_SLOTS]: slots.join(";") };
+    return { [SLOTS_ENV]: slots.join(";") };
   }
 
   /** Calls `spawn` with every slot socket inheritable (the new arbiter of a USR2; see withSlot()). */

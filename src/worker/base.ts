@@ -1,14 +1,14 @@
-// The Worker base class (SPEC §5): gunicorn's seven attributes and its lifecycle.
+// The Worker base class: gunicorn's seven attributes (age, ppid, sockets, app, timeout, cfg, log)
+// and its lifecycle.
 import process from "node:process";
-import type { Config } from "../types.ts";
+import type { WorkerConfig } from "../types.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SocketInfo } from "../sockets/listeners.ts";
 import { runtime } from "../runtime/index.ts";
-import { resetSignalToDefault, setParentDeathSignal } from "../sockets/libc.ts";
+import { resetSignalToDefault, setParentDeathSignal } from "../sys/process.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
+import type { RecycleReason, Scoreboard } from "./scoreboard.ts";
 import type { TlsMaterial } from "../config/tls.ts";
-import { beat, heartbeatPath, RequestTrace, TRACE_SIZE, tracePath, writeHeartbeatNote } from "./heartbeat.ts";
-import { mapSharedFile } from "../sockets/libc.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
 export interface AppSource {
@@ -29,15 +29,16 @@ export class Worker {
   appExport: unknown = undefined;
   /** Requests served, for max-requests. */
   nr = 0;
-  /** Records the request being served (HTTP workers call trace?.started per request). */
-  trace?: RequestTrace;
+  /** Records the request being served, when --timeout is on (HTTP workers call trace?.traceStarted per request). */
+  trace?: Pick<Scoreboard, "traceStarted">;
   /** The TLS certificate and key (PEM) the arbiter read, when --certfile is set (set by the bootstrap). */
   tls?: TlsMaterial;
   /** Worker-side server hooks from the config file (set by the bootstrap). */
   hooks: Hooks = {};
+  /** What this worker tells the arbiter: heartbeat, readiness, recycle requests (set by the bootstrap). */
+  board?: Scoreboard;
   #beatTimer?: ReturnType<typeof setInterval>;
   readonly #stopRequested = Promise.withResolvers<void>();
-  readonly #heartbeat: string;
 
   constructor(
     /** Spawn order: 1 for the first worker, never reused. */
@@ -51,17 +52,19 @@ export class Worker {
     /** Seconds of silence after which the arbiter kills this worker. */
     readonly timeout: number,
     /** The effective settings. */
-    readonly cfg: Config,
+    readonly cfg: WorkerConfig,
     /** This worker's logger. */
     readonly log: Logger,
-  ) {
-    this.#heartbeat = heartbeatPath(cfg.workerTmpDir, ppid, age);
-  }
+  ) {}
 
-  /** Sets up orphan protection, signals, the app and the heartbeat, then calls run(). */
+  /**
+   * Sets up orphan protection, signals and the app, then calls run(). The arbiter counts this
+   * worker as serving only from run()'s first notify(): a worker that never calls it is killed
+   * by --boot-timeout.
+   */
   async initProcess(): Promise<void> {
     // 1. Exit with the arbiter: the kernel signals us when it dies; the ppid check covers
-    //    an arbiter that died before prctl ran (runtime-facts §9).
+    //    an arbiter that died before prctl ran.
     try {
       setParentDeathSignal(SIGQUIT);
     } catch (err) {
@@ -82,17 +85,8 @@ export class Worker {
     // 3. The app.
     this.appExport = await this.app.load();
     await this.callHook("postWorkerInit");
-    // 4. The heartbeat: a timer, so a blocked event loop goes silent; and the request trace that
-    //    lets the arbiter say what such a worker was serving.
-    if (this.timeout > 0) {
-      try {
-        this.trace = new RequestTrace(mapSharedFile(tracePath(this.#heartbeat), TRACE_SIZE));
-      } catch (err) {
-        this.log.debug(`No request trace: ${(err as Error).message}`);
-      }
-    }
-    const every = Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000));
-    this.#beatTimer = setInterval(() => this.notify(), every);
+    // 4. The request trace, which lets the arbiter say what a worker that went silent was serving.
+    if (this.timeout > 0) this.trace = this.board;
     this.booted = true;
     await this.run();
   }
@@ -105,14 +99,15 @@ export class Worker {
     );
   }
 
-  /** The heartbeat: tells the arbiter this worker's event loop is alive. */
+  /**
+   * The heartbeat: tells the arbiter this worker's event loop is alive. Call it once run() serves:
+   * the first call tells the arbiter this worker is ready, and starts a timer that goes on
+   * beating (a blocked event loop then goes silent, and --timeout replaces the worker).
+   */
   notify(): void {
     if (process.ppid !== this.ppid) return this.#orphaned();
-    try {
-      beat(this.#heartbeat);
-    } catch {
-      // The arbiter removed the file: it is stopping us.
-    }
+    this.board?.beat();
+    this.#beatTimer ??= setInterval(() => this.notify(), Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000)));
   }
 
   /** TERM: stop accepting, finish in-flight requests, exit. */
@@ -147,13 +142,10 @@ export class Worker {
    * Asks the arbiter to replace this worker (max-requests, or your own reason). It keeps
    * serving; the arbiter starts its replacement first, then sends TERM, so capacity never dips.
    */
-  requestRecycle(why: string): void {
+  requestRecycle(why: string, reason: RecycleReason = 2): void {
     this.log.info(`Asking to be recycled: ${why}`);
-    try {
-      writeHeartbeatNote(this.#heartbeat, why);
-    } catch {
-      this.handleExit(); // no arbiter to ask: stop gracefully, it respawns us
-    }
+    if (this.board) this.board.requestRecycle(reason);
+    else this.handleExit(); // no arbiter to ask: stop gracefully
   }
 
   /** Runs a worker-side hook with this worker; errors are logged, not thrown. */

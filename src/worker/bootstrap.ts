@@ -1,63 +1,107 @@
-// The worker process's entry: rebuild the Worker from what the arbiter handed over, run it,
-// and turn each way out into gunicorn's exit codes (3: could not boot, 4: app failed to load).
+// The worker process's entry: rebuild the Worker from what the arbiter handed over, run it, and
+// turn each way out into gunicorn's exit codes (3: could not boot, 4: app failed to load), with
+// the workerExit hook run on every one of them.
 import process from "node:process";
-import { AppLoadError, ExitCode } from "../errors.ts";
+import { AppLoadError, ExitCode, WorkerBootError } from "../errors.ts";
 import { importApp } from "../app/load.ts";
-import { createLogger } from "../log/logger.ts";
-import { openSink } from "../log/sink.ts";
-import { dropPrivileges, setCloexec } from "../sockets/libc.ts";
+import { createLogger, type Logger } from "../log/logger.ts";
+import { openSink, type Sink } from "../log/sink.ts";
+import { setCloexec } from "../sockets/libc.ts";
+import { closeFd, mapShared } from "../sys/memory.ts";
+import { becomeProcessGroupLeader } from "../sys/process.ts";
 import { loadWorkerClass, type WorkerClass } from "./classes.ts";
-import { type WorkerState, workerStateFromEnv } from "./state.ts";
+import { HandoffError, takeWorkerState, WORKER_ENV, type WorkerState } from "../handoff.ts";
+import { SCOREBOARD_SIZE, Scoreboard } from "./scoreboard.ts";
+import type { AppSource, Worker } from "./base.ts";
 import { takeBalanceTable } from "./balance.ts";
-import type { AppSource } from "./base.ts";
-import { loadHooks } from "../config/load.ts";
 import { setTitle } from "../title.ts";
 
 /** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
 export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClass): Promise<never> {
-  const state = workerStateFromEnv();
-  if (!state) throw new Error("GUVNOR_WORKER is not set: this process was not started by a guvnor arbiter");
+  let state;
+  try {
+    state = takeWorkerState();
+  } catch (err) {
+    if (!(err instanceof HandoffError)) throw err;
+    process.stderr.write(`Error: ${err.message}\n`);
+    process.exit(ExitCode.WORKER_BOOT_ERROR);
+  }
+  if (!state) throw new Error(`${WORKER_ENV} is not set: this process was not started by a guvnor arbiter`);
   return await bootstrap(state, app, workerClass);
 }
 
 export async function bootstrap(state: WorkerState, appSource?: AppSource, workerClass?: WorkerClass): Promise<never> {
   const { cfg } = state;
-  const sink = openSink(cfg.errorLogfile || "-", "stderr");
+  const sink = openErrorLog(cfg.errorLogfile);
   const log = createLogger({ level: cfg.logLevel, sink: () => sink, format: cfg.logFormat });
-  // --user/--group: the arbiter bound the sockets; the app never runs with its privileges.
-  if (state.ids) {
-    try {
-      dropPrivileges(state.ids.uid, state.ids.gid);
-    } catch (err) {
-      log.error(`Can't switch to uid ${state.ids.uid} gid ${state.ids.gid}: ${(err as Error).message}`);
-      process.exit(ExitCode.WORKER_BOOT_ERROR);
-    }
-  }
-  log.info(`Booting worker with pid: ${process.pid}`);
-  setTitle("worker", cfg.name);
-  // Our copies of the listeners must not leak into processes the app spawns.
-  for (const s of state.sockets) setCloexec(s.fd, true);
-  if (state.balanceFd !== undefined) takeBalanceTable(state.balanceFd, log);
-
-  let worker;
+  let worker: Worker | undefined;
+  let code: number = ExitCode.OK;
   try {
+    // 1. Our own process group, before the app can fork: the arbiter stops it with us.
+    becomeProcessGroupLeader();
+    // 2. What the arbiter handed over: our identity, the scoreboard, the sockets.
+    checkIdentity(state);
+    const board = openScoreboard(state.scoreboardFd);
+    log.info(`Booting worker with pid: ${process.pid}`);
+    setTitle("worker", cfg.name);
+    // Our copies of the listeners must not leak into processes the app spawns.
+    for (const s of state.sockets) setCloexec(s.fd, true);
+    if (state.balanceFd !== undefined) takeBalanceTable(state.balanceFd, log);
+    // 3. The worker, its hooks, then the app, loaded and served by initProcess().
     const WorkerClass = workerClass ?? await loadWorkerClass(cfg.workerClass, state.cwd);
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
+    worker.board = board;
     worker.onReopenLogs = () => sink.reopen();
     worker.tls = state.tls;
-    if (state.hooks.length && cfg.config) worker.hooks = await loadHooks(cfg.config, state.cwd);
-  } catch (err) {
-    log.error("Exception in worker process", err);
-    process.exit(err instanceof AppLoadError ? ExitCode.APP_LOAD_ERROR : ExitCode.WORKER_BOOT_ERROR);
-  }
-  try {
+    if (state.hooks) {
+      // Hooks are functions: the worker loads the config file again, only when it defines some.
+      const { loadHooks } = await import("../config/load.ts");
+      worker.hooks = await loadHooks(state.hooks.file, state.cwd);
+    }
     await worker.initProcess();
   } catch (err) {
-    log.error("Exception in worker process", err);
-    if (err instanceof AppLoadError) process.exit(ExitCode.APP_LOAD_ERROR);
-    process.exit(worker.booted ? 1 : ExitCode.WORKER_BOOT_ERROR);
+    code = exitCodeOf(err, worker, log);
   }
-  await worker.callHook("workerExit");
-  process.exit(0);
+  await worker?.callHook("workerExit");
+  process.exit(code);
+}
+
+function exitCodeOf(err: unknown, worker: Worker | undefined, log: Logger): number {
+  if (err instanceof WorkerBootError) log.error(err.message);
+  else log.error("Exception in worker process", err);
+  if (err instanceof AppLoadError) return ExitCode.APP_LOAD_ERROR;
+  return worker?.booted && !(err instanceof WorkerBootError) ? 1 : ExitCode.WORKER_BOOT_ERROR;
+}
+
+/** --user/--group: the arbiter started us as that user; anything else is refused, never served. */
+function checkIdentity(state: WorkerState): void {
+  const ids = state.ids, uid = process.getuid?.(), gid = process.getgid?.();
+  if (ids && (uid !== ids.uid || gid !== ids.gid)) {
+    throw new WorkerBootError(`Worker runs as uid ${uid} gid ${gid}, expected uid ${ids.uid} gid ${ids.gid}: refusing to serve`);
+  }
+}
+
+/** Maps the scoreboard the arbiter handed over, then closes the descriptor (the mapping stays). */
+function openScoreboard(fd: number): Scoreboard {
+  let board: Scoreboard;
+  try {
+    board = new Scoreboard(mapShared(fd, SCOREBOARD_SIZE).bytes);
+  } catch (err) {
+    throw new WorkerBootError(`Can't map the scoreboard the arbiter handed over (fd ${fd}): ${(err as Error).message}`, { cause: err });
+  } finally {
+    closeFd(fd);
+  }
+  if (!board.valid) throw new WorkerBootError(`fd ${fd} is not a guvnor scoreboard`);
+  return board;
+}
+
+/** The error log as this worker's user can open it; stderr (with a line saying why) when it cannot. */
+function openErrorLog(file: string): Sink {
+  try {
+    return openSink(file || "-", "stderr");
+  } catch (err) {
+    process.stderr.write(`Warning: can't open --error-logfile ${file} in the worker: ${(err as Error).message}; logging to stderr\n`);
+    return openSink("-", "stderr");
+  }
 }

@@ -8,7 +8,7 @@
 //   ourselves before the limit: see connectionCap()).
 import fs from "node:fs";
 import type { Logger } from "../log/logger.ts";
-import { raiseFdLimit } from "../sockets/libc.ts";
+import { raiseFdLimit } from "../sys/process.ts";
 
 /** Raises the soft fd limit to the hard one; returns the soft limit now in force. */
 export function raiseLimit(log: Logger): number {

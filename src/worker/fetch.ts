@@ -3,8 +3,7 @@
 // on the node-compat path. Both paths share the app call below: a 500 and a logged stack for an
 // exception, request counting, the access log.
 import type http from "node:http";
-import process from "node:process";
-import { AppLoadError, ExitCode } from "../errors.ts";
+import { AppLoadError, WorkerBootError } from "../errors.ts";
 import { expectAppKind, resolveApp } from "../app/load.ts";
 import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
 import type { FetchHandler, ServeInfo } from "../types.ts";
@@ -15,6 +14,7 @@ import { type NativeServing, serveNative } from "./http-native.ts";
 import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
 import { errorResponse, isBodyTooLarge, limitChunkedBody, limitsOf, refusal, type RequestLimits, withDeadline } from "./limits.ts";
+import { applyForwarded, FORWARDED, type Forwarded, forwardFetch } from "./forwarded.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
@@ -50,10 +50,7 @@ export class FetchWorker extends HttpWorker {
     } catch (err) {
       if (err instanceof AppLoadError) throw err;
       const why = (err as Error).message;
-      if (mode === "native") {
-        this.log.error(`Can't serve natively (--serving native): ${why}`);
-        process.exit(ExitCode.WORKER_BOOT_ERROR);
-      }
+      if (mode === "native") throw new WorkerBootError(`Can't serve natively (--serving native): ${why}`, { cause: err });
       this.log.warn(`Using worker: fetch (compat): native serving unavailable: ${why}`);
       return super.serve();
     }
@@ -63,22 +60,32 @@ export class FetchWorker extends HttpWorker {
     const { toNodeHandler } = await import("srvx/node");
     const handler = (request: Request): Promise<Response> | Response => {
       // srvx's request carries the node:http pair it was built from.
-      const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage } } }).runtime?.node?.req;
-      return this.#call(request, serveInfo(req)) as Promise<Response> | Response;
+      const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage & { [FORWARDED]?: Forwarded } } } }).runtime?.node?.req;
+      const f = req?.[FORWARDED]; // what a trusted proxy said, read on the node path (forwardNode)
+      const { request: r, info } = f ? applyForwarded(f, request, serveInfo(req)) : { request, info: serveInfo(req) };
+      return this.#call(r, info) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
   }
 
   #nativeHandler(): NativeHandler {
+    const proxies = this.proxies;
     return (request, info) => {
       const url = request.url;
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
+      // The balancer counts connections: the peer the connection has, before any proxy speaks.
       const balancer = this.#native?.balancer;
-      if (balancer) {
+      let handBack = false;
+      if (balancer?.due()) {
         const a = info.remoteAddr;
-        if (balancer.seen(a.port ? `${a.hostname}:${a.port}` : "")) return this.#handBack(this.#served(request, info));
+        handBack = balancer.seen(a.port ? `${a.hostname}:${a.port}` : "");
       }
-      return this.#served(request, info);
+      if (proxies) {
+        const fw = forwardFetch(proxies, request, info);
+        if (fw instanceof Response) return handBack ? this.#handBack(fw) : fw;
+        if (fw) ({ request, info } = fw);
+      }
+      return handBack ? this.#handBack(this.#served(request, info)) : this.#served(request, info);
     };
   }
 

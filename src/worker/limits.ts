@@ -1,7 +1,7 @@
 // Request limits and the request timeout, with gunicorn's names (docs/limits.md says who enforces
 // what on each runtime and path). The runtimes' parsers apply their own, larger limits first;
 // these checks run on the parsed request, before the app sees it.
-import type { Config } from "../types.ts";
+import type { WorkerConfig } from "../types.ts";
 
 export interface RequestLimits {
   maxBody: number;
@@ -10,7 +10,7 @@ export interface RequestLimits {
   fieldSize: number;
 }
 
-export function limitsOf(cfg: Config): RequestLimits {
+export function limitsOf(cfg: WorkerConfig): RequestLimits {
   return { maxBody: cfg.maxRequestBody, line: cfg.limitRequestLine, fields: cfg.limitRequestFields, fieldSize: cfg.limitRequestFieldSize };
 }
 

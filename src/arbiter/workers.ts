@@ -1,17 +1,19 @@
-// Worker processes as the arbiter sees them: spawn, signal, reap, and read their heartbeats.
-import fs from "node:fs";
+// The arbiter's table of workers: spawn, signal, reap, and read their scoreboards.
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
-import { type ChildProcessHandle, type ExitStatus, runtime } from "../runtime/index.ts";
+import type { ChildProcessHandle, ExitStatus } from "../runtime/index.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import type { Config } from "../types.ts";
 import { resolveIds } from "../config/users.ts";
-import { createSharedMemory } from "../sockets/libc.ts";
+import { type WorkerState, workerEnv } from "../handoff.ts";
+import type { Scoreboard } from "../worker/scoreboard.ts";
+import type { ArbiterContext, NewScoreboard } from "./context.ts";
+import { prepareLogFiles } from "./files.ts";
+import { launchEnvironment } from "./environment.ts";
+import { startAs } from "./identity.ts";
 import { TABLE_BYTES } from "../worker/balance.ts";
 import { tlsMaterialFor } from "../config/tls.ts";
-import { WORKER_ENV, type WorkerState } from "../worker/state.ts";
-import { createHeartbeat, heartbeatPath, lastBeat, readHeartbeatNote, readTrace, removeHeartbeat, tracePath } from "../worker/heartbeat.ts";
 
 export interface WorkerRecord {
   readonly pid: number;
@@ -19,79 +21,101 @@ export interface WorkerRecord {
   /** Workers started by the same config; HUP starts a new generation. */
   readonly generation: number;
   readonly handle: ChildProcessHandle;
-  readonly heartbeat: string;
+  /** What the worker publishes: heartbeat, readiness, recycle request, current request. */
+  readonly board: Scoreboard;
   readonly spawnedAt: number;
   /** --reuse-port: the slot whose sockets it serves (0 on the shared sockets). */
   readonly slot: number;
-  /** Has beaten at least once: it is serving. */
-  booted: boolean;
+  /** The worker said it serves (its first heartbeat); until then it is booting. */
+  serving: boolean;
+  /** The scoreboard's beat value last seen, and when (the arbiter's clock) it last changed. */
+  beat: { value: number; seenAt: number };
   /** The last signal the arbiter sent it, so its death is not blamed on others. */
   sent?: string;
   abortedAt?: number;
-  /** Still serving, but to be replaced: once its replacement has booted it is retired. */
+  /** Still serving, but to be replaced: once its replacement serves it is retired. */
   recycling: boolean;
   /** Sent TERM; finishing its requests. */
   retiring: boolean;
 }
 
-export interface SpawnerOptions {
+export interface WorkerTableOptions {
   cwd: string;
   log: Logger;
+  ctx: ArbiterContext;
   /** argv that starts a worker process for this config. */
   workerCommand: (cfg: Config) => string[];
-  /** Names of the worker-side hooks the config file defines. */
-  workerHooks: () => string[];
+  /** The config file and the worker-side hooks it defines, or null. */
+  workerHooks: () => { file: string; names: string[] } | null;
   /** Called when any worker exits, to wake the arbiter's loop. */
   onExit: () => void;
 }
 
-export class WorkerSpawner {
+export class WorkerTable {
   listeners: Listener[] = [];
   /** --reuse-port: per-worker slot sockets; unset, every worker shares the listeners. */
   slots?: ReusePortSlots;
   readonly #workers = new Map<number, WorkerRecord>();
   readonly #exits: { rec: WorkerRecord; status: ExitStatus }[] = [];
+  readonly #release = new Map<WorkerRecord, () => void>();
   #age = 0;
   #balance?: number;
 
-  constructor(readonly opts: SpawnerOptions) {}
+  constructor(readonly opts: WorkerTableOptions) {}
 
   /** The age the next worker will get. */
   get nextAge(): number {
     return this.#age + 1;
   }
 
+  /** Starts one worker of `generation`, already running as --user, with its scoreboard and sockets. */
   spawn(cfg: Config, generation: number): WorkerRecord {
-    const { cwd, log } = this.opts;
-    const age = ++this.#age;
-    const heartbeat = heartbeatPath(cfg.workerTmpDir, process.pid, age);
-    createHeartbeat(heartbeat);
+    const { cwd, log, ctx } = this.opts;
     const ids = resolveIds(cfg.user, cfg.group);
-    if (ids) giveFiles(ids, [heartbeat, cfg.errorLogfile, cfg.accessLogfile]);
+    const drop = ids && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.()) ? ids : null;
+    prepareLogFiles([
+      { file: cfg.errorLogfile, setting: "--error-logfile" },
+      { file: cfg.accessLogfile, setting: "--access-logfile" },
+    ], drop);
     const slot = this.#freeSlot(generation);
-    const fds = this.slots ? this.slots.fdsFor(slot) : [...this.listeners.map((l) => l.fd), ...this.#balanceFd()];
-    const childFds = runtime.childFds(fds);
+    const sockets = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
+    const balance = this.slots ? [] : this.#balanceFd();
+    const sb: NewScoreboard = ctx.createScoreboard(cfg.workerTmpDir);
+    const fds = [...sockets, ...balance, sb.fd];
+    const childFds = ctx.childFds(fds);
+    const age = ++this.#age;
+    const { config: _file, checkConfig: _check, printConfig: _print, ...workerCfg } = cfg;
     const state: WorkerState = {
+      v: 1,
       age,
       ppid: process.pid,
       sockets: this.listeners.map((l, i) => ({ fd: childFds[i], address: l.address, kind: l.kind })),
-      cfg,
+      scoreboardFd: childFds[fds.length - 1],
+      balanceFd: balance.length ? childFds[sockets.length] : undefined,
+      cfg: workerCfg,
       cwd,
       hooks: this.opts.workerHooks(),
       ids,
       tls: tlsMaterialFor(cfg),
-      balanceFd: childFds[this.listeners.length],
     };
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-    for (const kv of cfg.env) env[kv.slice(0, kv.indexOf("="))] = kv.slice(kv.indexOf("=") + 1);
-    env[WORKER_ENV] = JSON.stringify(state);
-    const start = (fds: number[]) => runtime.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds });
-    const handle = this.slots ? this.slots.withSlot(slot, start) : start(fds);
+    const env = workerEnv(launchEnvironment(), cfg.env, state);
+    let handle: ChildProcessHandle;
+    try {
+      const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
+      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, sb.fd] });
+      handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
+    } catch (err) {
+      sb.release();
+      throw err;
+    } finally {
+      ctx.closeFd(sb.fd); // the child has its copy; no later child may inherit ours
+    }
     const rec: WorkerRecord = {
-      pid: handle.pid, age, generation, handle, heartbeat, spawnedAt: Date.now(), slot, booted: false, recycling: false, retiring: false,
+      pid: handle.pid, age, generation, handle, board: sb.board, spawnedAt: ctx.now(), slot, serving: false, recycling: false, retiring: false,
+      beat: { value: 0, seenAt: ctx.now() },
     };
     this.#workers.set(rec.pid, rec);
+    this.#release.set(rec, sb.release);
     handle.exited.then((status) => {
       this.#exits.push({ rec, status });
       this.opts.onExit();
@@ -106,7 +130,7 @@ export class WorkerSpawner {
    */
   #balanceFd(): number[] {
     try {
-      this.#balance ??= createSharedMemory("guvnor-balance", TABLE_BYTES);
+      this.#balance ??= this.opts.ctx.createSharedMemory(TABLE_BYTES);
     } catch (err) {
       this.#balance = -1;
       this.opts.log.debug(`No balance table: ${(err as Error).message}`);
@@ -157,7 +181,12 @@ export class WorkerSpawner {
     const out = this.#exits.splice(0);
     for (const { rec, status } of out) {
       this.#workers.delete(rec.pid);
-      removeHeartbeat(rec.heartbeat);
+      // The worker led its own process group: what the app forked goes with it. (While any
+      // member lives, the kernel hands out no pid equal to the group id, so this hits only it.)
+      this.opts.ctx.killGroup(rec.pid);
+      rec.board.detach();
+      this.#release.get(rec)?.();
+      this.#release.delete(rec);
       const log = this.opts.log;
       if (status.signal) {
         const ours = rec.sent === status.signal;
@@ -166,31 +195,35 @@ export class WorkerSpawner {
         else log.error(`Worker (pid:${rec.pid}) was sent ${status.signal}!${status.signal === "SIGKILL" ? " Perhaps out of memory?" : ""}`);
       } else if (status.code !== 0) {
         log.error(`Worker (pid:${rec.pid}) exited with code ${status.code}`);
+      } else if (!rec.retiring && !rec.recycling && rec.sent === undefined) {
+        log.warn(`Worker (pid:${rec.pid}) exited on its own (code 0)`);
       }
     }
     return out;
   }
 
   /**
-   * Reads every worker's heartbeat: marks the booted, kills the silent (SIGABRT, then SIGKILL a
-   * second later) and the ones that never booted, and returns those asking to be recycled.
+   * Reads every scoreboard: marks the workers that serve, kills the silent (SIGABRT, then SIGKILL
+   * a second later) and the ones that never said they serve, and returns those to recycle.
    */
   inspect(cfg: Config): { recycle: { rec: WorkerRecord; why: string }[] } {
-    const now = Date.now(), recycle: { rec: WorkerRecord; why: string }[] = [];
+    const now = this.opts.ctx.now(), recycle: { rec: WorkerRecord; why: string }[] = [];
     for (const rec of this.#workers.values()) {
-      const beat = lastBeat(rec.heartbeat);
-      if (beat === null || rec.sent === "SIGKILL") continue;
-      if (beat > 0) rec.booted = true;
-      if (!rec.booted) {
+      if (rec.sent === "SIGKILL") continue;
+      if (rec.board.serving) rec.serving = true;
+      if (!rec.serving) {
         if (cfg.bootTimeout > 0 && now - rec.spawnedAt > cfg.bootTimeout * 1000) {
           this.opts.log.fatal(`WORKER BOOT TIMEOUT (pid:${rec.pid}): not serving ${cfg.bootTimeout} s after it was spawned`);
           this.kill(rec, "SIGKILL");
         }
         continue;
       }
+      const value = rec.board.lastBeat;
+      if (value !== rec.beat.value) rec.beat = { value, seenAt: now };
+      const beat = rec.beat.seenAt;
       if (cfg.timeout > 0 && now - beat > cfg.timeout * 1000) {
         if (rec.abortedAt === undefined) {
-          const t = readTrace(tracePath(rec.heartbeat));
+          const t = rec.board.trace();
           const serving = t ? `; last request started: ${t.request} (${((now - t.startedAt) / 1000).toFixed(1)} s ago)` : "";
           this.opts.log.fatal(`WORKER TIMEOUT (pid:${rec.pid}): no heartbeat for ${((now - beat) / 1000).toFixed(1)} s${serving}`);
           rec.abortedAt = now;
@@ -201,10 +234,10 @@ export class WorkerSpawner {
         continue;
       }
       if (rec.recycling || rec.retiring) continue;
-      const note = readHeartbeatNote(rec.heartbeat);
-      if (note) recycle.push({ rec, why: note });
+      const asked = rec.board.recycleRequest;
+      if (asked) recycle.push({ rec, why: asked });
       else if (cfg.maxWorkerMemory > 0) {
-        const rss = rssMiB(rec.pid);
+        const rss = Math.round(this.opts.ctx.rssBytes(rec.pid) / 1024 / 1024);
         if (rss > cfg.maxWorkerMemory) recycle.push({ rec, why: `memory ${rss} MiB > max-worker-memory ${cfg.maxWorkerMemory} MiB` });
       }
     }
@@ -225,24 +258,5 @@ export class WorkerSpawner {
       this.killAll("SIGKILL");
       await all();
     }
-  }
-}
-
-/** Files a worker running as another user must write: its heartbeat and the log files. */
-function giveFiles(ids: { uid: number; gid: number }, files: string[]): void {
-  for (const f of files) {
-    if (!f || f === "-") continue;
-    fs.closeSync(fs.openSync(f, "a"));
-    fs.chownSync(f, ids.uid, ids.gid);
-  }
-}
-
-/** Resident memory of a process in MiB (Linux), 0 when unknown. */
-function rssMiB(pid: number): number {
-  try {
-    const kb = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
-    return kb ? Math.round(Number(kb[1]) / 1024) : 0;
-  } catch {
-    return 0;
   }
 }

@@ -1,0 +1,54 @@
+// Wakes the arbiter's loop the moment a worker has news (it serves, it asks to be recycled),
+// instead of at the next tick. A unix socket pair: the arbiter watches one end; every worker
+// inherits the other and writes a byte. A worker running as --user cannot signal a root
+// arbiter, but it can write to a descriptor it was given. What it writes is never read as data,
+// and a worker that writes without pause wakes the loop at most once per MIN_GAP_MS.
+import type { Logger } from "../log/logger.ts";
+import { runtime } from "../runtime/index.ts";
+import * as libc from "../sockets/libc.ts";
+
+const MIN_GAP_MS = 10;
+
+export class WakeChannel {
+  #last = 0;
+  #pending?: ReturnType<typeof setTimeout>;
+  readonly #unwatch: () => void;
+
+  private constructor(readonly readFd: number, readonly writeFd: number, onWake: () => void) {
+    this.#unwatch = runtime.watchFd(readFd, () => this.#fire(onWake));
+  }
+
+  /** The channel, or undefined (with a debug line) where it cannot be made: the loop's tick still finds the news. */
+  static open(onWake: () => void, log: Logger): WakeChannel | undefined {
+    try {
+      const [r, w] = libc.socketpair();
+      return new WakeChannel(r, w, onWake);
+    } catch (err) {
+      log.debug(`No wake-up channel: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /** A descriptor of the write end for one child (inheritable); close it once the child is spawned. */
+  forChild(): number {
+    return libc.dupInheritable(this.writeFd);
+  }
+
+  close(): void {
+    clearTimeout(this.#pending);
+    this.#unwatch();
+    libc.close(this.writeFd);
+  }
+
+  #fire(onWake: () => void): void {
+    if (this.#pending) return;
+    const wait = this.#last + MIN_GAP_MS - Date.now();
+    const go = () => {
+      this.#pending = undefined;
+      this.#last = Date.now();
+      onWake();
+    };
+    if (wait <= 0) go();
+    else this.#pending = setTimeout(go, wait);
+  }
+}

@@ -1,0 +1,115 @@
+// One worker's scoreboard: a page of memory the arbiter creates (sys/memory.ts), hands to the
+// worker as a descriptor at spawn, and both map. The worker writes its heartbeat, readiness,
+// recycle request and the request it is serving with plain memory stores (no system call per
+// request or beat); the arbiter reads them from its own mapping. Nothing here has a path, so
+// neither the worker nor another local user can point the arbiter at some other file.
+//
+// The worker is untrusted: the arbiter reads only numbers and a bounded, sanitised request line,
+// and never acts on a value it has not clamped.
+
+/** Bytes of one scoreboard. */
+export const SCOREBOARD_SIZE = 4096;
+
+const MAGIC = 0x72_6e_76_67; // "gvnr"
+// Layout, little-endian: [0] u32 magic, [4] u32 flags, [8] f64 last beat (ms since the epoch),
+// [16] u32 recycle reason, [20] u32 trace length, [24] f64 trace start, [64, 1024) counters,
+// [1024, 2048) the request line being served.
+const FLAGS = 4, BEAT = 8, RECYCLE = 16, TRACE_LEN = 20, TRACE_AT = 24;
+const COUNTERS = 64, COUNTERS_END = 1024, TRACE = 1024, TRACE_END = 2048;
+const SERVING = 1;
+
+/** Why a worker asks to be replaced: a code, so the arbiter never prints text the worker wrote. */
+export const RECYCLE_REASONS = {
+  1: "max-requests reached",
+  2: "the worker asked to be recycled",
+} as const;
+export type RecycleReason = keyof typeof RECYCLE_REASONS;
+
+export class Scoreboard {
+  #bytes!: Uint8Array;
+  #view!: DataView;
+  readonly #encoder = new TextEncoder();
+
+  constructor(memory: Uint8Array = new Uint8Array(SCOREBOARD_SIZE)) {
+    this.#attach(memory);
+  }
+
+  #attach(memory: Uint8Array): void {
+    if (memory.byteLength < SCOREBOARD_SIZE) throw new Error(`a scoreboard needs ${SCOREBOARD_SIZE} bytes`);
+    this.#bytes = memory;
+    this.#view = new DataView(memory.buffer, memory.byteOffset, SCOREBOARD_SIZE);
+  }
+
+  /** Arbiter: keeps the last values in ordinary memory, so the shared mapping can be released. */
+  detach(): void {
+    this.#attach(this.#bytes.slice(0, SCOREBOARD_SIZE));
+  }
+
+  // --- the arbiter's side ---
+
+  /** Arbiter: marks fresh memory as a scoreboard (a worker checks the mark before it trusts the fd). */
+  init(): this {
+    this.#view.setUint32(0, MAGIC, true);
+    return this;
+  }
+
+  get valid(): boolean {
+    return this.#view.getUint32(0, true) === MAGIC;
+  }
+
+  /** The worker said it serves (its first notify()). */
+  get serving(): boolean {
+    return (this.#view.getUint32(FLAGS, true) & SERVING) !== 0;
+  }
+
+  /**
+   * The last beat as the worker wrote it. The arbiter only compares it with the previous value:
+   * it times beats by its own clock, so a worker cannot stay alive by writing a future time.
+   */
+  get lastBeat(): number {
+    return this.#view.getFloat64(BEAT, true);
+  }
+
+  /** Why the worker asks to be replaced, or null. */
+  get recycleRequest(): string | null {
+    const code = this.#view.getUint32(RECYCLE, true);
+    return code in RECYCLE_REASONS ? RECYCLE_REASONS[code as RecycleReason] : null;
+  }
+
+  /** The last request the worker started, printable and bounded, and when; null if none. */
+  trace(): { request: string; startedAt: number } | null {
+    const len = this.#view.getUint32(TRACE_LEN, true);
+    if (!len || len > TRACE_END - TRACE) return null;
+    const raw = new TextDecoder().decode(this.#bytes.subarray(TRACE, TRACE + len));
+    // Only printable characters reach the log: a worker must not be able to forge log lines.
+    return { request: raw.replace(/[^\x20-\x7e]/g, "?").slice(0, 200), startedAt: this.#view.getFloat64(TRACE_AT, true) };
+  }
+
+  // --- the worker's side ---
+
+  /** Worker: one heartbeat; the first one also says "serving". */
+  beat(now: number = Date.now()): void {
+    this.#view.setFloat64(BEAT, now, true);
+    this.#view.setUint32(FLAGS, this.#view.getUint32(FLAGS, true) | SERVING, true);
+  }
+
+  /** Worker: asks the arbiter to start a replacement, then stop this worker. */
+  requestRecycle(reason: RecycleReason): void {
+    this.#view.setUint32(RECYCLE, reason, true);
+  }
+
+  /** Worker: a request starts ("GET /path?query"); kept for the arbiter's WORKER TIMEOUT line. */
+  traceStarted(method: string, target: string): void {
+    const room = this.#bytes.subarray(TRACE, TRACE_END);
+    const n = this.#encoder.encodeInto(method, room).written;
+    room[n] = 0x20;
+    const m = this.#encoder.encodeInto(target, room.subarray(n + 1)).written;
+    this.#view.setFloat64(TRACE_AT, Date.now(), true);
+    this.#view.setUint32(TRACE_LEN, n + 1 + m, true);
+  }
+
+  /** Room for per-worker counters (metrics): 120 doubles the worker adds to and the arbiter reads. */
+  counters(): Float64Array {
+    return new Float64Array(this.#bytes.buffer, this.#bytes.byteOffset + COUNTERS, (COUNTERS_END - COUNTERS) / 8);
+  }
+}
