@@ -29,6 +29,15 @@ export function rssMiB(pid: number): number {
   }
 }
 
+/** Proportional set size of one process, MiB: shared pages split among the processes that map them (0 when gone). */
+export function pssMiB(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+)/m)?.[1] ?? 0) / 1024;
+  } catch {
+    return 0;
+  }
+}
+
 /** User + system CPU time of one process, in clock ticks (1/100 s). */
 export function cpuTicks(pid: number): number {
   try {

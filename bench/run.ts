@@ -1,82 +1,64 @@
-// `npm run bench`: guvnor against the bare runtimes, on loopback, same app (bench/app.ts), one
-// run, one table of requests/s and ratios. Run with Bun. Options: --seconds N (per scenario,
-// default 2), --rounds N (default 2: every contender N times, interleaved, mean of the rounds),
-// --only bun|deno. Every number is noisy on a small shared machine: compare the ratios within
-// one run, not absolutes across runs.
+// `npm run bench`: guvnor's modes beside the hand-rolled recipes (Bun.serve / Deno.serve, one
+// process and an SO_REUSEPORT cluster; `deno serve --parallel`), same app (bench/app.ts), on
+// loopback, in one run. Run with Bun; prints three tables:
+//   perf      keep-alive and connection-per-request throughput, server CPU per request, the /cpu
+//             route (~2 ms of CPU) with its per-worker CPU split, launch to first 200, RSS and PSS;
+//   pool      the pool probe: 64 keep-alive connections opened at once, each driven by its own
+//             client loop on /cpu for 4 s, 3 trials, 2 and 4 workers: the busiest worker's share;
+//   failures  a worker stuck in a handler, SIGKILL, TTOU and HUP, each under load.
+// Options: --rounds N (perf rounds, default 2, interleaved; pool and failures run in round 1),
+// --seconds N (per perf scenario, default 2), --only LIST (comma-separated runtimes and/or
+// sections: e.g. --only deno,pool). Numbers are noisy on a small shared machine: compare the
+// ratios within one run, not absolutes across runs.
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { cpuTicks, rssMiB, tree, untilFirst200 } from "./procs.ts";
+import { signal, stuckWorker, type Tally, underLoad } from "./failures.ts";
+import { cpuTicks, pssMiB, rssMiB, tree, untilFirst200 } from "./procs.ts";
+import { type Contender, type Result, table } from "./report.ts";
 
-// The harness runs on Bun (npm run bench); the contenders on either runtime.
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
 const HERE = fileURLToPath(new URL(".", import.meta.url));
-
 const ROOT = path.resolve(HERE, "..");
-const BIN = path.join(ROOT, "node_modules", ".bin");
-const BUN = process.execPath, DENO = path.join(BIN, "deno");
-const arg = (name: string) => process.argv[process.argv.indexOf(`--${name}`) + 1];
-const SECONDS = Number(process.argv.includes("--seconds") ? arg("seconds") : 2);
-const ROUNDS = Number(process.argv.includes("--rounds") ? arg("rounds") : 2);
-const ONLY = process.argv.includes("--only") ? arg("only") : "";
+const BUN = process.execPath, DENO = path.join(ROOT, "node_modules", ".bin", "deno");
+const arg = (name: string) => (process.argv.includes(`--${name}`) ? process.argv[process.argv.indexOf(`--${name}`) + 1] : undefined);
+const SECONDS = Number(arg("seconds") ?? 2);
+const ROUNDS = Number(arg("rounds") ?? 2);
+const ONLY = new Set((arg("only") ?? "").split(",").filter(Boolean));
+const pick = <T extends string>(all: T[]): Set<T> => new Set(all.some((w) => ONLY.has(w)) ? all.filter((w) => ONLY.has(w)) : all);
+const RUNTIMES = pick(["bun", "deno"] as const), SECTIONS = pick(["perf", "pool", "failures"] as const);
 const APP = path.join(HERE, "app.ts"), BARE = path.join(HERE, "bare.ts");
 const MAIN = path.join(ROOT, "src", "cli", "main.ts");
-const IDLE_MS = 5000;
+const IDLE_MS = 3000, POOL_TRIALS = 3, POOL_SECONDS = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Contender {
-  name: string;
-  rt: "bun" | "deno";
-  workers: number;
-  /** The reference it is compared with (the hand-rolled cluster of its runtime). */
-  ref?: string;
-  guvnor?: boolean;
-  /** argv of each process to start; all get PORT in the environment. */
-  cmds(port: number): string[][];
-  env?: Record<string, string>;
-}
-
-const guvnor = (rt: "bun" | "deno", serving: string, w: number, reusePort = false): Contender => ({
-  name: `guvnor ${rt} ${serving}${reusePort ? " --reuse-port" : ""}`, rt, workers: w, guvnor: true, ref: `${rt} reusePort cluster`,
+const guvnor = (rt: "bun" | "deno", mode: "" | "--reuse-port" | "--serving compat", w: number): Contender => ({
+  name: `guvnor ${rt}${mode ? ` ${mode}` : ""}`, rt, workers: w, kind: "guvnor",
   cmds: (port) => [[
-    ...(rt === "bun" ? [BUN] : [DENO, "run", "-A"]), MAIN, "-w", String(w), "-b", `127.0.0.1:${port}`, "--serving", serving,
-    ...(reusePort ? ["--reuse-port"] : []), "--log-level", "error", APP,
+    ...(rt === "bun" ? [BUN] : [DENO, "run", "-A"]), MAIN, "-w", String(w), "-b", `127.0.0.1:${port}`, ...mode.split(" ").filter(Boolean),
+    "--log-level", "error", APP,
   ]],
+  perf: w <= 2, pool: w >= 2 && mode !== "--serving compat", failures: w === 2 && mode !== "--serving compat" ? ["stuck", "kill", "hup", "ttou"] : [],
 });
 const cluster = (rt: "bun" | "deno", n: number): Contender => ({
   name: n === 1 ? `${rt === "bun" ? "Bun" : "Deno"}.serve, 1 process` : `${rt} reusePort cluster`, rt, workers: n,
-  ref: `${rt} reusePort cluster`, env: { REUSE_PORT: n > 1 ? "1" : "" },
+  kind: n === 1 ? "bare" : "cluster", env: { REUSE_PORT: n > 1 ? "1" : "" },
   cmds: () => Array.from({ length: n }, () => rt === "bun" ? [BUN, BARE] : [DENO, "run", "-A", "--unstable-net", BARE]),
+  perf: n <= 2, pool: n >= 2, failures: n === 2 ? ["stuck", "kill"] : [],
 });
-const CONTENDERS: Contender[] = [
-  cluster("bun", 1), cluster("bun", 2), guvnor("bun", "native", 2), guvnor("bun", "native", 1), guvnor("bun", "native", 2, true), guvnor("bun", "compat", 2),
-  cluster("deno", 1), cluster("deno", 2), guvnor("deno", "native", 2), guvnor("deno", "native", 1), guvnor("deno", "native", 2, true), guvnor("deno", "compat", 2),
-  {
-    name: "deno serve --parallel", rt: "deno" as const, workers: 2, ref: "deno reusePort cluster", env: { DENO_JOBS: "2" },
-    cmds: (port: number) => [[DENO, "serve", "-A", "--parallel", "--host", "127.0.0.1", "--port", String(port), APP]],
-  },
-].filter((c) => !ONLY || c.rt === ONLY);
-
-interface Result {
-  c: Contender;
-  keepAlive: number;
-  newConn: number;
-  newConnFailed: number;
-  cpu: number;
-  /** Share of the CPU-bound load's CPU time taken by the busiest worker process. */
-  split: number | null;
-  startMs: number;
-  rss: number;
-  arbiterRss?: number;
-  arbiterIdleMs?: number;
-  errors: string;
-  /** Failed / total requests of a connection-per-request load during a HUP (guvnor, round 1). */
-  hup?: { failed: number; ok: number };
-}
+const parallel: Contender = {
+  name: "deno serve --parallel", rt: "deno", workers: 2, kind: "parallel", env: { DENO_JOBS: "2" },
+  cmds: (port) => [[DENO, "serve", "-A", "--parallel", "--host", "127.0.0.1", "--port", String(port), APP]],
+  perf: true, pool: false, failures: [], // its threads share one pid: no per-worker tally
+};
+const CONTENDERS: Contender[] = (["bun", "deno"] as const).filter((rt) => RUNTIMES.has(rt)).flatMap((rt) => [
+  cluster(rt, 1), cluster(rt, 2), guvnor(rt, "", 2), guvnor(rt, "", 1), guvnor(rt, "--reuse-port", 2), guvnor(rt, "--serving compat", 2),
+  cluster(rt, 4), guvnor(rt, "", 4), guvnor(rt, "--reuse-port", 4), ...(rt === "deno" ? [parallel] : []),
+]).filter((c) => (SECTIONS.has("perf") && c.perf) || (SECTIONS.has("pool") && c.pool) || (SECTIONS.has("failures") && c.failures.length));
 
 function ensureWrk(): void {
   if (Bun.spawnSync(["sh", "-c", "command -v wrk"]).exitCode === 0) return;
@@ -93,10 +75,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-function wrk(port: number, conns: number, urlPath: string, seconds = SECONDS): { rps: number; errors: string } {
+function wrk(port: number, conns: number, urlPath: string, seconds = SECONDS): { rps: number; requests: number; errors: string } {
   const out = Bun.spawnSync(["wrk", "-t1", `-c${conns}`, `-d${seconds}s`, `http://127.0.0.1:${port}${urlPath}`]).stdout.toString();
   const errs = [out.match(/Socket errors:.*/)?.[0], out.match(/Non-2xx.*/)?.[0]].filter(Boolean).join("; ");
-  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), errors: errs };
+  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), requests: Number(out.match(/(\d+) requests in/)?.[1] ?? 0), errors: errs };
 }
 
 function connload(port: number): { rps: number; ok: number; failed: number } {
@@ -104,29 +86,19 @@ function connload(port: number): { rps: number; ok: number; failed: number } {
   return JSON.parse(out || '{"rps":0,"ok":0,"failed":-1}');
 }
 
-/** A connection-per-request load for 4 s with a HUP to the arbiter after 1 s: what a reload loses. */
-async function duringHup(port: number, arbiter: number): Promise<{ ok: number; failed: number }> {
-  const load = Bun.spawn([BUN, path.join(HERE, "connload.ts"), String(port), "16", "4"], { stdout: "pipe" });
-  await sleep(1000);
-  process.kill(arbiter, "SIGHUP");
-  return JSON.parse((await new Response(load.stdout).text()) || '{"ok":0,"failed":-1}');
+/** The pool probe, one trial: the busiest process's share of the requests, and the reconnections. */
+async function poolTrial(port: number): Promise<{ share: number; reconnects: number; failed: number }> {
+  const p = Bun.spawn([BUN, path.join(HERE, "pool.ts"), String(port), "64", String(POOL_SECONDS), "/cpu"], { stdout: "pipe" });
+  const r = JSON.parse((await new Response(p.stdout).text()) || '{"byPid":{},"failed":-1,"reconnects":0}');
+  const counts = Object.values(r.byPid as Record<string, number>), total = counts.reduce((a, b) => a + b, 0);
+  return { share: total ? Math.max(...counts) / total : NaN, reconnects: r.reconnects, failed: r.failed };
 }
 
-/** The rounds' mean of every number; errors of every round. */
-function mean(rs: Result[]): Result {
-  const avg = (f: (r: Result) => number | null | undefined) => {
-    const xs = rs.map(f).filter((x): x is number => typeof x === "number");
-    return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : undefined;
-  };
-  return {
-    ...rs[0], keepAlive: avg((r) => r.keepAlive)!, newConn: avg((r) => r.newConn)!, newConnFailed: avg((r) => r.newConnFailed)!,
-    cpu: avg((r) => r.cpu)!, split: avg((r) => r.split) ?? null, startMs: avg((r) => r.startMs)!, rss: avg((r) => r.rss)!,
-    arbiterRss: avg((r) => r.arbiterRss), arbiterIdleMs: avg((r) => r.arbiterIdleMs), hup: rs.find((r) => r.hup)?.hup,
-    errors: rs.map((r) => r.errors).filter(Boolean).join(" | "),
-  };
-}
+/** The worker processes: the arbiter's descendants for guvnor, every process for the recipes. */
+const workersOf = (c: Contender, roots: number[]) => (c.kind === "guvnor" ? tree(roots).filter((p) => p !== roots[0]) : tree(roots));
+const ticksOf = (pids: number[]) => pids.reduce((sum, p) => sum + cpuTicks(p), 0);
 
-async function measure(c: Contender, idle: boolean): Promise<Result> {
+async function measure(c: Contender, round: number): Promise<Result> {
   const port = await freePort();
   const log = path.join(os.tmpdir(), `guvnor-bench-${process.pid}.log`);
   const errFd = fs.openSync(log, "w");
@@ -136,30 +108,23 @@ async function measure(c: Contender, idle: boolean): Promise<Result> {
   }));
   const roots = procs.map((p) => p.pid);
   try {
-    const startMs = await untilFirst200(port, t0);
-    const r: Result = { c, keepAlive: 0, newConn: 0, newConnFailed: 0, cpu: 0, split: null, startMs, rss: 0, errors: "" };
-    if (idle && c.guvnor && c.workers === 2 && c.name.endsWith("native")) {
-      // Idle arbiter: its CPU over 5 s once the workers have booted, with no traffic.
+    const r: Result = { c, round, startMs: await untilFirst200(port, t0), errors: [] };
+    if (round === 1 && c.kind === "guvnor" && c.perf && c.workers === 2 && !c.name.includes("--")) {
+      // The idle arbiter: its CPU once the workers have booted, with no traffic.
       await sleep(1000);
       const before = cpuTicks(roots[0]);
       await sleep(IDLE_MS);
       r.arbiterIdleMs = (cpuTicks(roots[0]) - before) * 10;
     }
-    wrk(port, 64, "/", 1); // warm-up: JIT, connection pools
-    const ka = wrk(port, 64, "/");
-    r.keepAlive = ka.rps;
-    r.rss = tree(roots).reduce((sum, pid) => sum + rssMiB(pid), 0);
-    if (c.guvnor) r.arbiterRss = rssMiB(roots[0]);
-    const nc = connload(port);
-    r.newConn = nc.rps;
-    r.newConnFailed = nc.failed;
-    const workers = c.guvnor ? tree(roots).filter((p) => p !== roots[0]) : roots;
-    const t1 = workers.map(cpuTicks);
-    r.cpu = wrk(port, 16, "/cpu").rps;
-    const used = workers.map((p, i) => cpuTicks(p) - t1[i]), total = used.reduce((a, b) => a + b, 0);
-    if (workers.length > 1 && total > 0) r.split = Math.max(...used) / total;
-    if (idle && c.guvnor) r.hup = await duringHup(port, roots[0]);
-    r.errors = ka.errors + (nc.failed ? ` new-conn failed ${nc.failed}` : "");
+    if (SECTIONS.has("perf") && c.perf) await perf(c, port, roots, r);
+    if (round === 1 && SECTIONS.has("pool") && c.pool) {
+      r.pool = [];
+      for (let t = 0; t < POOL_TRIALS; t++) {
+        if (t) await sleep(1000); // the previous trial's connections go quiet first
+        r.pool.push(await poolTrial(port));
+      }
+    }
+    if (round === 1 && SECTIONS.has("failures") && c.failures.length) r.failures = await failures(c, port, roots);
     return r;
   } catch (err) {
     throw new Error(`${c.name}: ${(err as Error).message}\n${fs.readFileSync(log, "utf8").slice(-2000)}`);
@@ -167,56 +132,64 @@ async function measure(c: Contender, idle: boolean): Promise<Result> {
     const all = tree(roots);
     for (const p of procs) p.kill("SIGTERM");
     await Promise.race([Promise.all(procs.map((p) => p.exited)), sleep(5000)]);
-    for (const pid of all) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+    for (const pid of all) signal(pid, "SIGKILL");
     fs.closeSync(errFd);
     fs.rmSync(log, { force: true });
   }
 }
 
-const f0 = (n: number) => Math.round(n).toLocaleString("en-US");
-const x2 = (n: number) => (Number.isFinite(n) && n > 0 ? `${n.toFixed(2)}x` : "–");
+async function perf(c: Contender, port: number, roots: number[], r: Result): Promise<void> {
+  wrk(port, 64, "/", 1); // warm-up: JIT, connection pools
+  const all = tree(roots), before = ticksOf(all);
+  const ka = wrk(port, 64, "/");
+  r.keepAlive = ka.rps;
+  // Server CPU per request: every process of the server (arbiter included), over the keep-alive run.
+  r.cpuPerRequestUs = ka.requests ? ((ticksOf(all) - before) * 10_000) / ka.requests : undefined;
+  const workers = workersOf(c, roots);
+  r.workerRss = workers.map(rssMiB);
+  r.pss = tree(roots).reduce((sum, p) => sum + pssMiB(p), 0);
+  if (c.kind === "guvnor") r.arbiterRss = rssMiB(roots[0]);
+  const nc = connload(port);
+  r.newConn = nc.rps;
+  const t1 = workers.map(cpuTicks);
+  r.cpu = wrk(port, 16, "/cpu").rps;
+  const used = workers.map((p, i) => cpuTicks(p) - t1[i]), total = used.reduce((a, b) => a + b, 0);
+  if (workers.length > 1 && total > 0) r.split = Math.max(...used) / total;
+  if (ka.errors) r.errors.push(ka.errors);
+  if (nc.failed) r.errors.push(`new-conn failed ${nc.failed}`);
+}
 
-function table(results: Result[]): string {
-  const byName = new Map(results.map((r) => [`${r.c.name}/${r.c.workers}`, r]));
-  const ref = (r: Result) => results.find((x) => x.c.name === r.c.ref);
-  const rows = results.map((r) => {
-    const base = ref(r);
-    return `| ${r.c.name} | ${r.c.workers} | ${f0(r.keepAlive)} | ${x2(base ? r.keepAlive / base.keepAlive : NaN)} | ${f0(r.newConn)} | ${x2(base ? r.newConn / base.newConn : NaN)} | ${f0(r.cpu)} | ${r.split === null ? "–" : `${Math.round(r.split * 100)}%`} | ${f0(r.startMs)} | ${r.rss.toFixed(0)} |`;
-  });
-  const lines = [
-    `| contender | procs | keep-alive req/s | × cluster | new conn req/s | × cluster | /cpu req/s | busiest worker | launch→200 ms | RSS MiB |`,
-    `| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |`,
-    ...rows,
-  ];
-  const notes: string[] = [];
-  for (const rt of ["bun", "deno"] as const) {
-    const n2 = byName.get(`guvnor ${rt} native/2`), n1 = byName.get(`guvnor ${rt} native/1`), cl = byName.get(`${rt} reusePort cluster/2`);
-    if (n2 && cl) notes.push(`- ${rt}: guvnor native / reusePort cluster (2 processes): keep-alive ${x2(n2.keepAlive / cl.keepAlive)}, new connection ${x2(n2.newConn / cl.newConn)} (target ≥ 0.95x)`);
-    if (n2 && n1) notes.push(`- ${rt}: /cpu (~2 ms of CPU), guvnor native 2 workers / 1 worker: ${x2(n2.cpu / n1.cpu)} (target ≥ 1.7x)`);
-    const rp = byName.get(`guvnor ${rt} native --reuse-port/2`);
-    if (rp && cl && n1) notes.push(`- ${rt}: guvnor --reuse-port / reusePort cluster: keep-alive ${x2(rp.keepAlive / cl.keepAlive)}, new connection ${x2(rp.newConn / cl.newConn)}; /cpu 2 workers / 1: ${x2(rp.cpu / n1.cpu)}`);
-    if (n2?.arbiterRss !== undefined) notes.push(`- ${rt}: arbiter idle CPU ${n2.arbiterIdleMs} ms in ${IDLE_MS / 1000} s (clock ticks of 10 ms); arbiter RSS ${n2.arbiterRss.toFixed(0)} MiB`);
+/** In this order, on one server: stuck, SIGKILL (the arbiter replaces the worker), HUP, TTOU. */
+async function failures(c: Contender, port: number, roots: number[]): Promise<Record<string, Tally>> {
+  const out: Record<string, Tally> = {};
+  for (const f of c.failures) {
+    if (f === "stuck") out.stuck = await stuckWorker(port);
+    if (f === "kill") out.kill = await underLoad(port, () => signal(workersOf(c, roots)[0], "SIGKILL"));
+    if (f === "hup") out.hup = await underLoad(port, () => signal(roots[0], "SIGHUP"), 4);
+    if (f === "ttou") out.ttou = await underLoad(port, () => signal(roots[0], "SIGTTOU"));
+    await sleep(1000); // replacements boot, old workers finish
   }
-  const hups = results.filter((r) => r.hup).map((r) => `${r.c.name} (${r.c.workers}) ${r.hup!.failed} of ${r.hup!.ok + r.hup!.failed}`);
-  if (hups.length) notes.push(`- failed requests during a HUP under a connection-per-request load (target 0): ${hups.join("; ")}`);
-  const errs = results.filter((r) => r.errors).map((r) => `- ${r.c.name} (${r.c.workers}): ${r.errors}`);
-  return [...lines, "", ...notes, ...(errs.length ? ["", "Errors reported:", ...errs] : [])].join("\n");
+  return out;
 }
 
 ensureWrk();
-const cpus = os.cpus().length;
-process.stdout.write(`guvnor bench: ${cpus} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}, ${SECONDS} s per scenario; bun ${Bun.version}\n`);
-const rounds = new Map<Contender, Result[]>(CONTENDERS.map((c) => [c, []]));
+process.stdout.write(
+  `guvnor bench: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}; ` +
+    `${[...RUNTIMES].join(", ")}: ${[...SECTIONS].join(", ")}; bun ${Bun.version}\n`,
+);
+const results: Result[] = [];
 const began = Date.now();
 // Rounds interleave the contenders, so a burst of noise on the machine hits them all alike.
 for (let round = 1; round <= ROUNDS; round++) {
   for (const c of CONTENDERS) {
+    if (round > 1 && !(SECTIONS.has("perf") && c.perf)) continue;
     process.stdout.write(`  round ${round}: ${c.name} (${c.workers}) … `);
-    const r = await measure(c, round === 1);
-    rounds.get(c)!.push(r);
-    process.stdout.write(`${f0(r.keepAlive)} req/s keep-alive, ${f0(r.newConn)} new-conn, ${f0(r.cpu)} /cpu\n`);
+    const r = await measure(c, round);
+    results.push(r);
+    const pool = r.pool ? ` pool ${r.pool.map((t) => t.share.toFixed(2)).join("/")}` : "";
+    const fails = r.failures ? ` failures ${Object.entries(r.failures).map(([k, v]) => `${k} ${v.failed}/${v.of}`).join(", ")}` : "";
+    process.stdout.write(`${r.keepAlive === undefined ? "" : `${Math.round(r.keepAlive)} req/s keep-alive, ${Math.round(r.cpu ?? 0)} /cpu`}${pool}${fails}\n`);
   }
 }
-const results = CONTENDERS.map((c) => mean(rounds.get(c)!));
-process.stdout.write(`\n${table(results)}\n\n(${Math.round((Date.now() - began) / 1000)} s; mean of ${ROUNDS} round(s) of ${SECONDS} s per scenario: wrk -t1 -c64 keep-alive, 32 clients opening a connection per request, wrk -t1 -c16 on /cpu)\n`);
+process.stdout.write(`\n${table(results, CONTENDERS)}\n\n(${Math.round((Date.now() - began) / 1000)} s; ${ROUNDS} round(s) of ${SECONDS} s per perf scenario)\n`);
 process.exit(0);

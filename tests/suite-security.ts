@@ -41,6 +41,18 @@ function canMount(): boolean {
   }
 }
 
+/** A user that is a member of a group other than its own (/etc/group's member lists), if any. */
+function memberUser(): { user: string; gid: number } | null {
+  if (!fs.existsSync("/usr/bin/setpriv")) return null;
+  const users = new Set(fs.readFileSync("/etc/passwd", "utf8").split("\n").map((l) => l.split(":")[0]));
+  for (const line of fs.readFileSync("/etc/group", "utf8").split("\n")) {
+    const [, , gid, members] = line.split(":");
+    const user = members?.split(",").find((u) => users.has(u));
+    if (user && user !== "root") return { user, gid: Number(gid) };
+  }
+  return null;
+}
+
 /** A world-writable sticky directory, as /tmp is. */
 function sharedTmp(): string {
   const dir = tmpDir();
@@ -107,6 +119,18 @@ export function securitySuite(rt: RuntimeName): void {
       const uids = fs.readFileSync(seen, "utf8").trim().split("\n");
       assert.ok(uids.length >= 1);
       assert.deepEqual([...new Set(uids)], ["65534"], `the preload ran as uid ${uids.join(", ")}`);
+    });
+
+    it("a worker gets its user's supplementary groups (initgroups), and no others", { skip: needsRoot || !memberUser() && "no user here belongs to a supplementary group" }, async () => {
+      const { user, gid } = memberUser()!;
+      const dir = sharedTmp();
+      fs.writeFileSync(path.join(dir, "app.ts"), `import fs from "node:fs";\nexport default { fetch: () => new Response(fs.readFileSync("/proc/self/status", "utf8").match(/^Groups:(.*)$/m)![1].trim()) };\n`);
+      fs.chmodSync(path.join(dir, "app.ts"), 0o644);
+      const { g, base } = await boot(rt, ["--user", user, "--chdir", dir, "app.ts"], 1);
+      const groups = (await request(`${base}/`)).body.split(/\s+/);
+      await stopCleanly(g);
+      assert.ok(groups.includes(String(gid)), `groups ${groups} lack ${gid}`);
+      assert.ok(!groups.includes("0"), "root's group leaked into the worker");
     });
 
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {

@@ -5,11 +5,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
-import { cleanup, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
-import { alpn, type Certs, fingerprintOf, httpsGet, makeCerts } from "./tls-helpers.ts";
+import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
+import { alpn, type Certs, fingerprintOf, getFrom, httpsGet, makeCerts } from "./tls-helpers.ts";
 
 const APP = fixture("app.ts");
 const NODE_APP = fixture("tls-node-app.ts");
+const PROXY_APP = fixture("proxy-app.ts");
+/** What nginx sends for a client at 203.0.113.9 that came over https. */
+const FROM_PROXY = { "x-forwarded-for": "198.51.100.1, 203.0.113.9", "x-forwarded-proto": "https" };
 
 export function tlsSuite(rt: RuntimeName): void {
   let certs: Certs;
@@ -115,6 +118,7 @@ export function tlsSuite(rt: RuntimeName): void {
       fs.renameSync(`${live.key}.new`, live.key);
       fs.copyFileSync(certs.b.cert, `${live.cert}.new`);
       fs.renameSync(`${live.cert}.new`, live.cert);
+      const oldWorkers = g.workerPids();
       g.signal("SIGHUP");
       const end = Date.now() + 15_000;
       while (!st.prints.has(fingerprintOf(certs.b.cert)) && Date.now() < end) await sleep(50);
@@ -122,10 +126,69 @@ export function tlsSuite(rt: RuntimeName): void {
       running = false;
       await Promise.all(loops);
       assert.ok(st.prints.has(fingerprintOf(certs.b.cert)), `the new certificate was never served; stderr:\n${g.stderr}`);
+      await gone(oldWorkers, 10_000); // until then a connection may still reach an old worker
       assert.equal((await httpsGet(port, "/pid", { cacert: certs.b.cert })).fingerprint, fingerprintOf(certs.b.cert));
       assert.deepEqual(st.failed, [], `${st.failed.length} of ${st.ok + st.failed.length} requests failed`);
       assert.ok(st.ok > 20, `only ${st.ok} requests`);
       await stopCleanly(g);
+    });
+  });
+
+  describe(`guvnor on ${rt}: trusted proxies`, () => {
+    /** Plain-HTTP guvnor on a free port; 127.0.0.1 and 127.0.0.2 are two loopback peers. */
+    const start = async (args: string[]) => {
+      const port = await freePort();
+      const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--runtime", rt, ...args]);
+      await g.ready(1, `http://127.0.0.1:${port}/`);
+      return { g, port };
+    };
+    const json = async (from: string, port: number, headers: Record<string, string>) => {
+      const r = await getFrom(from, port, "/p?q=1", headers);
+      assert.equal(r.status, 200, r.body);
+      return JSON.parse(r.body);
+    };
+
+    for (const serving of ["native", "compat"] as const) {
+      // Native: the default list (127.0.0.1, ::1). Compat: a network that holds 127.0.0.2 only.
+      const [trusted, untrusted, allow] = serving === "native" ? ["127.0.0.1", "127.0.0.2", []] : ["127.0.0.2", "127.0.0.1", ["--forwarded-allow-ips", "127.0.0.2/31"]];
+      it(`${serving} path: a trusted proxy sets the client and https for the app and the access log; an untrusted peer changes nothing`, async () => {
+        const { g, port } = await start(["--serving", serving, ...allow, "--access-logfile", "-", "--access-logformat", "%(h)s %({wsgi.url_scheme}e)s %(r)s %(s)s", PROXY_APP]);
+        const seen = await json(trusted, port, FROM_PROXY);
+        const url = `https://127.0.0.1:${port}/p?q=1`;
+        assert.deepEqual(seen, { url, cloned: url, remoteAddr: "203.0.113.9", requestIP: "203.0.113.9", ip: "203.0.113.9" });
+        await g.waitFor(/^203\.0\.113\.9 https GET \/p\?q=1 HTTP\/1\.1 200$/m, 5000, "stdout");
+        const rfc = await json(trusted, port, { forwarded: `for="[2001:db8::7]:4711";proto=https, for=${trusted}` });
+        assert.deepEqual([rfc.url.slice(0, 6), rfc.remoteAddr], ["https:", "2001:db8::7"]);
+        // Headers that disagree about the scheme: refused, as gunicorn does.
+        const conflict = await getFrom(trusted, port, "/", { "x-forwarded-proto": "https", "x-forwarded-ssl": "off" });
+        assert.equal(conflict.status, 400);
+        // The same headers from a peer that is not trusted: nothing changes.
+        const plain = await json(untrusted, port, { ...FROM_PROXY, "x-forwarded-ssl": "off" });
+        assert.equal(plain.url, `http://127.0.0.1:${port}/p?q=1`);
+        assert.equal(plain.remoteAddr, untrusted);
+        assert.equal(plain.requestIP, untrusted);
+        await g.waitFor(new RegExp(`^${untrusted.replaceAll(".", "\\.")} http GET /p\\?q=1 HTTP/1\\.1 200$`, "m"), 5000, "stdout");
+        await stopCleanly(g);
+      });
+    }
+
+    it("Hono's getConnInfo sees the client from a trusted proxy, the peer otherwise", async () => {
+      const { g, port } = await start([fixture("hono-app.ts")]);
+      assert.equal((await getFrom("127.0.0.1", port, "/ip", FROM_PROXY)).body, "203.0.113.9");
+      assert.equal((await getFrom("127.0.0.2", port, "/ip", FROM_PROXY)).body, "127.0.0.2");
+      await stopCleanly(g);
+    });
+
+    it("-k node: req.ip and req.protocol from a trusted proxy; Express's req.ip follows", async () => {
+      const { g, port } = await start(["-k", "node", NODE_APP]);
+      const seen = await json("127.0.0.1", port, FROM_PROXY);
+      assert.deepEqual([seen.ip, seen.protocol, seen.remoteAddress], ["203.0.113.9", "https", "127.0.0.1"]);
+      const other = await json("127.0.0.2", port, FROM_PROXY);
+      assert.deepEqual([other.ip, other.protocol, other.remoteAddress], [null, null, "127.0.0.2"]);
+      await stopCleanly(g);
+      const express = await start(["-k", "node", "--forwarded-allow-ips", "127.0.0.0/8", fixture("express-app.ts")]);
+      assert.equal(JSON.parse((await getFrom("127.0.0.2", express.port, "/user/x", FROM_PROXY)).body).ip, "203.0.113.9");
+      await stopCleanly(express.g);
     });
   });
 }

@@ -3,6 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import fs from "node:fs";
+import http from "node:http";
 import https from "node:https";
 import path from "node:path";
 import type { TLSSocket } from "node:tls";
@@ -90,4 +91,19 @@ export function alpn(port: number, cacert: string): Promise<string> {
 /** SHA-256 fingerprint of a PEM certificate file, as getPeerCertificate() spells it. */
 export function fingerprintOf(certFile: string): string {
   return new X509Certificate(fs.readFileSync(certFile)).fingerprint256;
+}
+
+/** One plain-HTTP GET over a fresh connection from `localAddress` (127.0.0.2 is another loopback peer). */
+export function getFrom(localAddress: string, port: number, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, path: pathname, localAddress, headers, agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode!, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("request timed out")));
+    req.on("error", reject);
+    req.end();
+  });
 }

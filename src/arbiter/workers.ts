@@ -11,6 +11,7 @@ import type { Scoreboard } from "../worker/scoreboard.ts";
 import type { ArbiterContext, NewScoreboard } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
 import { launchEnvironment } from "./environment.ts";
+import { startAs } from "./identity.ts";
 import { TABLE_BYTES } from "../worker/balance.ts";
 import { tlsMaterialFor } from "../config/tls.ts";
 
@@ -103,7 +104,8 @@ export class WorkerTable {
     const env = workerEnv(launchEnvironment(), cfg.env, state);
     let handle: ChildProcessHandle;
     try {
-      const start = (fds: number[]) => ctx.spawn({ cmd: this.opts.workerCommand(cfg), env, cwd, fds: [...fds, ...balance, ...wake, sb.fd], uid: drop?.uid, gid: drop?.gid });
+      const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
+      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd] });
       handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
     } catch (err) {
       sb.release();

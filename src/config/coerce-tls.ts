@@ -16,9 +16,9 @@ export const certReqs = (): Parser<"none" | "optional" | "required"> =>
     return v;
   });
 
-/** A list item of --forwarded-allow-ips: `*`, an address, or a network. */
+/** A list item of --forwarded-allow-ips: `*`, an address, or a network; `""` alone trusts none. */
 export const ipOrNetwork = (s: string, source: string): void => {
-  if (s.trim() !== "*" && !parseNetwork(s)) throw new ConfigError(`${source} must be IP addresses, networks such as 10.0.0.0/8, or * (got ${show(s)})`);
+  if (s.trim() !== "*" && s.trim() !== "" && !parseNetwork(s)) throw new ConfigError(`${source} must be IP addresses, networks such as 10.0.0.0/8, or * (got ${show(s)})`);
 };
 
 /**

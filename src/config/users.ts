@@ -21,20 +21,22 @@ function read(file: string): Entry[] {
 }
 
 /** uid and gid for `user` and `group` ("" = unchanged); the group defaults to the user's own. */
-export function resolveIds(user: string, group: string): { uid: number; gid: number } | null {
+export function resolveIds(user: string, group: string): { uid: number; gid: number; named: boolean } | null {
   if (!user && !group) return null;
   const users = read("/etc/passwd"), groups = read("/etc/group");
   let uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
+  let named = users.some((e) => e.id === uid);
   if (user) {
     const u = /^\d+$/.test(user) ? users.find((e) => e.id === Number(user)) ?? { id: Number(user), gid } : users.find((e) => e.name === user);
     if (!u) throw new ConfigError(`--user: no such user "${user}" in /etc/passwd`);
     uid = u.id;
     gid = u.gid;
+    named = users.some((e) => e.id === uid);
   }
   if (group) {
     const g = /^\d+$/.test(group) ? { id: Number(group) } : groups.find((e) => e.name === group);
     if (!g) throw new ConfigError(`--group: no such group "${group}" in /etc/group`);
     gid = g.id;
   }
-  return { uid, gid };
+  return { uid, gid, named };
 }

@@ -21,6 +21,13 @@ const SLOTS = TABLE_BYTES / 16;
 export const TICK_MS = 100;
 /** A connection counts as active for this many ticks after its last request. */
 const WINDOW_TICKS = 5;
+/**
+ * Connections identified per tick, at most: telling a request's connection apart costs about a
+ * microsecond on Bun (the client address and port, a map entry), a third of a hello-world
+ * request. Beyond this many requests per tick one in N is looked at; a connection busy enough
+ * to matter is still seen many times within the window, and one that is not adds little load.
+ */
+const LOOKUPS_PER_TICK = 200;
 /** A slot not refreshed for this long belongs to a worker that is gone or stuck in a handler. */
 const STALE_MS = 500;
 /** No honest count exceeds this; a larger one is garbage and is clamped. */
@@ -114,6 +121,10 @@ export class Balancer {
   readonly #active = new Map<string, number>();
   #tick = 0;
   #handBack = 0;
+  /** Requests this tick; and of every how many one is looked at (from the last tick's count). */
+  #requests = 0;
+  #every = 1;
+  #skip = 0;
   #paused = false;
   #draining = false;
   /** Ticks in a row the accept queue was not empty while we were paused. */
@@ -139,9 +150,18 @@ export class Balancer {
     this.#draining = true;
   }
 
+  /** Call per request: true when this one's connection should be reported with seen(). */
+  due(): boolean {
+    this.#requests++;
+    if (this.#handBack > 0 || this.#draining) return true;
+    if (--this.#skip >= 0) return false;
+    this.#skip = this.#every - 1;
+    return true;
+  }
+
   /**
-   * Call per request with its connection's key ("" when connections cannot be told apart: a unix
-   * socket); true means: answer it with `Connection: close`.
+   * Call for a request due() picked, with its connection's key ("" when connections cannot be told
+   * apart: a unix socket); true means: answer it with `Connection: close`.
    */
   seen(key: string): boolean {
     if (this.#draining) return true;
@@ -162,6 +182,8 @@ export class Balancer {
 
   tick(): void {
     const now = this.now(), oldest = ++this.#tick - WINDOW_TICKS;
+    this.#every = Math.max(1, Math.floor(this.#requests / LOOKUPS_PER_TICK));
+    this.#requests = 0;
     for (const [key, t] of this.#active) if (t < oldest) this.#active.delete(key);
     const own = this.#active.size;
     this.table.publish(own, now);

@@ -13,6 +13,7 @@ import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { type NativeServing, serveNative } from "./http-native.ts";
 import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
+import { applyForwarded, FORWARDED, type Forwarded, forwardFetch } from "./forwarded.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
@@ -57,22 +58,32 @@ export class FetchWorker extends HttpWorker {
     const { toNodeHandler } = await import("srvx/node");
     const handler = (request: Request): Promise<Response> | Response => {
       // srvx's request carries the node:http pair it was built from.
-      const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage } } }).runtime?.node?.req;
-      return this.#call(request, serveInfo(req)) as Promise<Response> | Response;
+      const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage & { [FORWARDED]?: Forwarded } } } }).runtime?.node?.req;
+      const f = req?.[FORWARDED]; // what a trusted proxy said, read on the node path (forwardNode)
+      const { request: r, info } = f ? applyForwarded(f, request, serveInfo(req)) : { request, info: serveInfo(req) };
+      return this.#call(r, info) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
   }
 
   #nativeHandler(): NativeHandler {
+    const proxies = this.proxies;
     return (request, info) => {
       const url = request.url;
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
+      // The balancer counts connections: the peer the connection has, before any proxy speaks.
       const balancer = this.#native?.balancer;
-      if (balancer) {
+      let handBack = false;
+      if (balancer?.due()) {
         const a = info.remoteAddr;
-        if (balancer.seen(a.port ? `${a.hostname}:${a.port}` : "")) return this.#handBack(this.#served(request, info));
+        handBack = balancer.seen(a.port ? `${a.hostname}:${a.port}` : "");
       }
-      return this.#served(request, info);
+      if (proxies) {
+        const fw = forwardFetch(proxies, request, info);
+        if (fw instanceof Response) return handBack ? this.#handBack(fw) : fw;
+        if (fw) ({ request, info } = fw);
+      }
+      return handBack ? this.#handBack(this.#served(request, info)) : this.#served(request, info);
     };
   }
 

@@ -5,6 +5,7 @@ import { type AccessEntry, accessLine } from "../log/access.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { Worker } from "./base.ts";
 import { type TlsServing, tlsServing } from "../config/tls.ts";
+import { FORWARDED, type Forwarded, forwardNode, ProxyTrust } from "./forwarded.ts";
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { CounterWriter } from "../control/counters.ts";
@@ -66,6 +67,12 @@ export abstract class HttpWorker extends Worker {
     return tlsServing(this.cfg, this.tls);
   }
 
+  /** --forwarded-allow-ips and --secure-scheme-headers; null when no proxy is trusted. */
+  protected readonly proxies: ProxyTrust | null = ProxyTrust.from({
+    forwardedAllowIps: this.cfg.forwardedAllowIps ?? [],
+    secureSchemeHeaders: this.cfg.secureSchemeHeaders ?? {},
+  });
+
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
   protected countRequest(method: string, target: string): void {
     this.trace?.traceStarted(method, target);
@@ -116,6 +123,7 @@ export abstract class HttpWorker extends Worker {
   /** Counts requests for max-requests and writes the access log line when the response is done. */
   #wrap(inner: NodeListener): NodeListener {
     const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
+    const proxies = this.proxies;
     const serve: NodeListener = (req, res) => {
       this.countRequest(req.method ?? "-", req.url ?? "-");
       const c = this.counters;
@@ -126,6 +134,11 @@ export abstract class HttpWorker extends Worker {
         res.once("finish", done).once("close", done);
       }
       if (this.#accessLog) this.#logWhenDone(req, res);
+      if (proxies && !forwardNode(proxies, req)) {
+        res.writeHead(400, { "content-type": "text/plain", "connection": "close" });
+        res.end("Bad Request: the forwarding headers disagree\n");
+        return;
+      }
       if (postRequest) res.once("finish", () => void this.callHook("postRequest", req, res));
       inner(req, res);
     };
@@ -151,11 +164,11 @@ export abstract class HttpWorker extends Worker {
     } as typeof res.end;
     res.once("close", () => {
       const entry: AccessEntry = {
-        remoteAddr: req.socket.remoteAddress ?? "-",
+        remoteAddr: (req as { [FORWARDED]?: Forwarded })[FORWARDED]?.address ?? req.socket.remoteAddress ?? "-",
         method: req.method ?? "-",
         target: req.url ?? "-",
         httpVersion: req.httpVersion,
-        scheme: (req.socket as { encrypted?: boolean }).encrypted ? "https" : "http",
+        scheme: (req as { [FORWARDED]?: Forwarded })[FORWARDED]?.scheme ?? ((req.socket as { encrypted?: boolean }).encrypted ? "https" : "http"),
         status: res.statusCode,
         bytes: req.method === "HEAD" ? 0 : bytes,
         requestHeader: (n) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; },

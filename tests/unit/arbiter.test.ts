@@ -217,8 +217,12 @@ describe("arbiter decisions (fake machine)", () => {
     assert.equal(state.age, 1);
     for (const k of ["config", "checkConfig", "printConfig"]) assert.ok(!(k in state.cfg), `${k} rides along`);
     if (nobody) {
-      assert.deepEqual(state.ids, { uid: Number(nobody[1]), gid: Number(nobody[2]) });
-      if (process.getuid?.() !== Number(nobody[1])) assert.equal(m.procs[0].opts.uid, Number(nobody[1]), "started as --user");
+      assert.deepEqual(state.ids, { uid: Number(nobody[1]), gid: Number(nobody[2]), named: true });
+      if (process.getuid?.() !== Number(nobody[1])) {
+        const { cmd, uid } = m.procs[0].opts;
+        const viaSetpriv = cmd[0].endsWith("/setpriv") && cmd.includes(`--reuid=${nobody[1]}`) && cmd.includes("--init-groups");
+        assert.ok(viaSetpriv || uid === Number(nobody[1]), `not started as --user: ${cmd.join(" ")}`);
+      }
     }
     assert.throws(() => takeWorkerState({ GUVNOR_WORKER: JSON.stringify({ ...state, v: 2 }) }), /unknown format/);
     assert.throws(() => takeWorkerState({ GUVNOR_WORKER: JSON.stringify({ ...state, sockets: [{ fd: "3" }] }) }), /sockets/);
