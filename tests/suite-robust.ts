@@ -115,6 +115,7 @@ export function robustSuite(rt: RuntimeName): void {
         await sleep(1500);
         assert.ok(pids.every(alive), `workers alive: ${g.stderr}`);
         for (const s of idle) s.destroy();
+        await sleep(1000); // the workers see the closes and accept again
         const r = await request(`http://127.0.0.1:${port}/pid`, 8000);
         assert.equal(r.status, 200);
         assert.deepEqual(g.workerPids(), pids, "no worker was replaced");
@@ -143,6 +144,36 @@ export function robustSuite(rt: RuntimeName): void {
           assert.equal(await echo, "echo still there", "a WebSocket quiet for longer than --keep-alive stays open");
           ws.close();
         }
+        await stopCleanly(g);
+      });
+    }
+    for (const serving of ["native", "compat"]) {
+      it(`request limits answer 413/414/431 and --request-timeout answers 504 (--serving ${serving}); the worker serves on`, async () => {
+        const { g, base } = await boot(rt, ["--serving", serving, "--max-request-body", "1000", "--limit-request-line", "100",
+          "--limit-request-fields", "8", "--limit-request-field-size", "100", "--request-timeout", "1", APP]);
+        const [pid] = g.workerPids();
+        const post = (body: string | AsyncIterable<Uint8Array>) => request({ url: `${base}/echo`, method: "POST", body });
+        async function* chunks(n: number) {
+          for (let i = 0; i < n; i++) yield new Uint8Array(250);
+        }
+        assert.equal((await post("a".repeat(1001))).status, 413, "Content-Length over the limit");
+        assert.equal((await post(chunks(8))).status, 413, "a chunked body over the limit");
+        assert.equal((await post(chunks(2))).body, "got 500", "a chunked body under the limit");
+        assert.equal((await post("a".repeat(1000))).body, "got 1000");
+        assert.equal((await request(`${base}/${"x".repeat(100)}`)).status, 414);
+        const many = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`x-h${i}`, "1"]));
+        assert.equal((await request({ url: `${base}/`, headers: many })).status, 431, "too many fields");
+        assert.equal((await request({ url: `${base}/`, headers: { "x-big": "b".repeat(100) } })).status, 431, "a field too large");
+        const t0 = Date.now();
+        assert.equal((await request(`${base}/hold`)).status, 504);
+        assert.ok(Date.now() - t0 < 4000);
+        const streamed = await request(`${base}/drip?ms=3000`).then(() => "complete", (e) => `cut: ${e.message}`);
+        assert.match(streamed, /^cut/, "a body still streaming at the deadline is cut");
+        await sleep(200);
+        assert.equal((await request(`${base}/aborted`)).body, "1", "the app's request.signal aborted");
+        assert.match(g.stderr, /Request timeout \(1 s\): GET \/hold: no response yet: 504/);
+        assert.deepEqual(g.workerPids(), [pid]);
+        assert.equal((await request(`${base}/pid`)).body, String(pid));
         await stopCleanly(g);
       });
     }

@@ -80,6 +80,8 @@ export const bun: Runtime = {
       fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
       websocket: opts.websocket,
       idleTimeout: opts.idleTimeout,
+      // Bun answers 413 itself, for Content-Length and chunked bodies alike.
+      maxRequestBodySize: opts.maxRequestBody || Number.MAX_SAFE_INTEGER,
       ...(opts.tls ? { tls: bunTls(opts.tls) } : {}),
     });
     return {
@@ -127,18 +129,35 @@ interface BunServer {
 /** ServeInfo over Bun's server; the address is looked up only when the app asks for it. */
 class BunInfo implements NativeInfo {
   upgraded = false;
-  constructor(readonly request: Request, readonly server: BunServer) {}
+  #server?: BunServer;
+  constructor(readonly request: Request, readonly bun: BunServer) {}
+
+  /**
+   * The Bun server, for apps that take it from here (Hono's `c.env.server`): its upgrade() goes
+   * through ours, so guvnor knows the connection became a WebSocket, and its requestIP() knows
+   * the request even when the app holds a copy of it.
+   */
+  get server(): BunServer {
+    return (this.#server ??= new Proxy(this.bun, {
+      get: (target, key) => {
+        if (key === "upgrade") return (r: Request, o?: unknown) => this.upgrade(r, o);
+        if (key === "requestIP") return (r: Request) => this.requestIP(r);
+        const v = Reflect.get(target, key);
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }));
+  }
 
   get remoteAddr(): RemoteAddr {
-    const ip = this.server.requestIP(this.request);
+    const ip = this.bun.requestIP(this.request);
     return ip ? { hostname: ip.address, port: ip.port, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
   }
 
   requestIP(request: Request): { address: string; port: number; family: string } | null {
-    return this.server.requestIP(request);
+    return this.bun.requestIP(request) ?? this.bun.requestIP(this.request);
   }
 
   upgrade(request: Request, options?: unknown): boolean {
-    return (this.upgraded = this.server.upgrade(request, options));
+    return (this.upgraded = this.bun.upgrade(request, options));
   }
 }

@@ -63,6 +63,8 @@ export interface NativeServeOptions {
    * such a request after its idleTimeout (10 s by default). Deno.serve has no such limit.
    */
   idleTimeout: number;
+  /** --max-request-body (0: none): Bun.serve enforces it itself; guvnor does on Deno. */
+  maxRequestBody?: number;
   /** Serve TLS; throws when this runtime's server cannot do what it asks (the compat path can). */
   tls?: TlsServing;
 }

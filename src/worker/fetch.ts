@@ -13,11 +13,13 @@ import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { type NativeServing, serveNative } from "./http-native.ts";
 import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
+import { errorResponse, isBodyTooLarge, limitChunkedBody, limitsOf, refusal, type RequestLimits, withDeadline } from "./limits.ts";
 import { applyForwarded, FORWARDED, type Forwarded, forwardFetch } from "./forwarded.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
   #native?: NativeServing;
+  #limits?: RequestLimits;
   protected override nodeRequestHooks = false;
 
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
@@ -41,7 +43,7 @@ export class FetchWorker extends HttpWorker {
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
       const balance = balanceTable();
       const serving = this.#native = serveNative({
-        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, log: this.log, tls: this.tlsServing, balance,
+        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, maxRequestBody: this.cfg.maxRequestBody, log: this.log, tls: this.tlsServing, balance,
       });
       this.log.info("Using worker: fetch (native)");
       return serving;
@@ -114,8 +116,24 @@ export class FetchWorker extends HttpWorker {
     }
   }
 
-  /** Calls the app, between the preRequest and postRequest hooks when the config defines them. */
+  /** Applies the request limits and --request-timeout, then calls the app. */
   #call(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
+    const l = (this.#limits ??= limitsOf(this.cfg));
+    const url = request.url, target = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    // Deno builds request.headers on first use (a quarter of a hello-world's throughput): look at
+    // them only when there is a body to limit, or a header limit is set.
+    const body = l.maxBody > 0 && request.body !== null;
+    const status = refusal(l, request.method, target, () => request.headers, body ? request.headers.get("content-length") : null);
+    if (status) return errorResponse(status);
+    const limited = body ? limitChunkedBody(request, l.maxBody) : request;
+    if (!this.cfg.requestTimeout) return this.#hooked(limited, info);
+    return withDeadline(limited, this.cfg.requestTimeout * 1000, (r) => this.#hooked(r, info), (what) => {
+      this.log.warn(`Request timeout (${this.cfg.requestTimeout} s): ${request.method} ${target.split("?")[0]}: ${what}`);
+    });
+  }
+
+  /** Calls the app, between the preRequest and postRequest hooks when the config defines them. */
+  #hooked(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
     if (!this.hooks.preRequest && !this.hooks.postRequest) return this.#callApp(request, info);
     return (async () => {
       await this.callHook("preRequest", request);
@@ -147,6 +165,7 @@ export class FetchWorker extends HttpWorker {
   }
 
   #fail(request: Request, err: unknown): Response {
+    if (isBodyTooLarge(err)) return errorResponse(413);
     const where = `Error handling request ${request.method} ${new URL(request.url).pathname}`;
     if (typeof err === "string") this.log.error(`${where}: ${err}`);
     else this.log.error(where, err);

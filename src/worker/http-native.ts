@@ -26,6 +26,7 @@ export interface NativeOptions {
   idleTimeout: number;
   /** --keep-alive seconds: how long a connection may wait for its next request (or its first). */
   keepAlive: number;
+  maxRequestBody?: number;
   tls?: TlsServing;
   log: Logger;
   /** The table shared by the workers of the same sockets: when given, this worker balances (balance.ts). */
@@ -125,6 +126,7 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
     handler: opts.handler,
     websocket: opts.websocket,
     idleTimeout: opts.idleTimeout,
+    maxRequestBody: opts.maxRequestBody,
     tls: opts.tls,
   });
   try {
