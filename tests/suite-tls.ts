@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
-import { alpn, type Certs, fingerprintOf, getFrom, httpsGet, makeCerts } from "./tls-helpers.ts";
+import { alpn, type Certs, fingerprintOf, getFrom, httpsGet, makeCerts, twoOnOneConnection } from "./tls-helpers.ts";
 
 const APP = fixture("app.ts");
 const NODE_APP = fixture("tls-node-app.ts");
@@ -44,6 +44,8 @@ export function tlsSuite(rt: RuntimeName): void {
         assert.match(r.body, new RegExp(`^url=https://127\\.0\\.0\\.1:${port}/headers `));
         assert.equal(r.fingerprint, fingerprintOf(certs.a.cert));
         await g.waitFor(/127\.0\.0\.1 https GET \/headers HTTP\/1\.1 200/, 5000, "stdout");
+        // Keep-alive holds over TLS (without it every request pays a handshake).
+        assert.deepEqual(await twoOnOneConnection(port, certs.a.cert), ["HTTP/1.1 200", "HTTP/1.1 200"]);
         // Plain HTTP on the TLS port gets no answer from the app.
         const plain = await request(`http://127.0.0.1:${port}/`).then((x) => x.status, (e) => String(e.code ?? e));
         assert.notEqual(plain, 200);

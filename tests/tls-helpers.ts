@@ -107,3 +107,24 @@ export function getFrom(localAddress: string, port: number, pathname: string, he
     req.end();
   });
 }
+
+/** Sends two requests, one after the other, on one TLS connection; resolves with the status lines answered. */
+export function twoOnOneConnection(port: number, cacert: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let data = "", sent = 1;
+    const lines = () => data.match(/HTTP\/1\.1 \d+/g) ?? [];
+    const s = tls.connect({ host: "127.0.0.1", port, ca: fs.readFileSync(cacert), ALPNProtocols: ["http/1.1"] }, () => s.write(req));
+    s.setEncoding("utf8");
+    s.setTimeout(5000, () => s.destroy());
+    s.on("data", (d) => {
+      data += d;
+      if (lines().length === 1 && sent === 1) {
+        sent = 2;
+        s.write(req);
+      } else if (lines().length === 2) s.end();
+    });
+    s.on("close", () => resolve(lines()));
+    s.on("error", reject);
+  });
+}
