@@ -55,6 +55,19 @@ export function tlsSuite(rt: RuntimeName): void {
       });
     }
 
+    it("serves https on a unix socket, never plain HTTP", async () => {
+      const sock = path.join(certs.dir, `${rt}.sock`);
+      const g = new Guvnor(rt, ["-b", `unix:${sock}`, "--runtime", rt, "--certfile", certs.a.cert, "--keyfile", certs.a.key, APP]);
+      await g.waitFor(/Using worker: fetch/);
+      const end = Date.now() + 10_000;
+      let r;
+      while (!(r = await httpsGet(0, "/u", { cacert: certs.a.cert, socketPath: sock }).catch(() => undefined)) && Date.now() < end) await sleep(50);
+      assert.equal(r?.body, "hello /u", g.stderr);
+      const plain = await request({ url: "http://localhost/u", socketPath: sock }).then((x) => x.status, (e) => String(e.code ?? e));
+      assert.notEqual(plain, 200, "plain HTTP on the TLS unix socket");
+      await stopCleanly(g);
+    });
+
     it("-k node: client certificates required; the app sees the verified peer", async () => {
       const { g, port } = await startTls(["-k", "node", "--ca-certs", certs.ca, "--cert-reqs", "required", NODE_APP]);
       const seen = JSON.parse((await httpsGet(port, "/", { cacert: certs.a.cert, client: certs.client })).body);

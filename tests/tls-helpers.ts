@@ -53,13 +53,15 @@ export interface HttpsOptions {
   client?: { cert: string; key: string };
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** Connect to this unix socket instead (the certificate is checked for "localhost"). */
+  socketPath?: string;
 }
 
 /** One GET over a fresh TLS connection. */
 export function httpsGet(port: number, pathname: string, o: HttpsOptions): Promise<HttpsReply> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: "127.0.0.1", port, path: pathname, agent: false, ca: fs.readFileSync(o.cacert), headers: o.headers,
+      host: o.socketPath ? "localhost" : "127.0.0.1", port, socketPath: o.socketPath, path: pathname, agent: false, ca: fs.readFileSync(o.cacert), headers: o.headers,
       ...(o.client ? { cert: fs.readFileSync(o.client.cert), key: fs.readFileSync(o.client.key) } : {}),
       timeout: o.timeoutMs ?? 5000,
     }, (res) => {

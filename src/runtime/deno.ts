@@ -82,6 +82,8 @@ export const deno: Runtime = {
   },
 
   serveNative(opts: NativeServeOptions): NativeServer {
+    // Deno.serve on a unix socket ignores cert and key: it would serve plain HTTP.
+    if (opts.tls && opts.at.kind === "unix") throw new Error("Deno.serve does not serve TLS on a unix socket");
     const secure = opts.tls && denoTls(opts.tls);
     const cut = new AbortController();
     const server = Deno.serve({
