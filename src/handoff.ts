@@ -40,6 +40,8 @@ export interface WorkerState {
   ids: { uid: number; gid: number } | null;
   /** The table the workers of the shared sockets balance their connections through (worker/balance.ts), a descriptor. */
   balanceFd?: number;
+  /** The arbiter's wake-up channel (arbiter/wake.ts): a byte written here makes it look at once. */
+  wakeFd?: number;
   /** --certfile/--keyfile/--ca-certs as the arbiter read them: the worker never opens the files. */
   tls?: TlsMaterial;
 }
@@ -74,6 +76,7 @@ export function takeWorkerState(env: Record<string, string | undefined> = proces
   if (s.hooks !== null && !(isObject(s.hooks) && typeof s.hooks.file === "string" && isStrings(s.hooks.names))) throw bad("hooks are not hooks");
   if (s.ids !== null && !(isObject(s.ids) && isCount(s.ids.uid) && isCount(s.ids.gid))) throw bad("ids are not ids");
   if (s.balanceFd !== undefined && !isCount(s.balanceFd)) throw bad("balanceFd is not a whole number");
+  if (s.wakeFd !== undefined && !isCount(s.wakeFd)) throw bad("wakeFd is not a whole number");
   if (s.tls !== undefined && !(isObject(s.tls) && typeof s.tls.cert === "string" && typeof s.tls.key === "string")) throw bad("tls is not a certificate and key");
   return s as unknown as WorkerState;
 }

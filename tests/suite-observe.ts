@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { cleanup, cliCommand, continuousLoad, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+import { boot, cleanup, cliCommand, continuousLoad, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("observe-app.ts");
 
@@ -231,6 +231,28 @@ export function observeSuite(rt: RuntimeName): void {
       assert.equal(await Promise.race([exited, sleep(5000).then(() => "still running")]), 0);
       g.signal("SIGTERM");
       assert.equal((await g.exit()).code, 0);
+    });
+  });
+
+  describe(`guvnor on ${rt}: a worker's news reaches the arbiter at once`, () => {
+    it("a worker at --max-requests is replaced without waiting for the arbiter's next tick", async () => {
+      const { g, base } = await boot(rt, ["--max-requests", "2", APP]);
+      const late: number[] = [];
+      for (let round = 1; round <= 5; round++) {
+        await sleep(150); // the loop is back in its one-second sleep
+        await request(`${base}/`);
+        await request(`${base}/`); // the limit: the worker asks to be recycled
+        const t0 = performance.now();
+        const recycled = () => (g.stderr.match(/Recycling worker/g) ?? []).length >= round;
+        while (!recycled() && performance.now() - t0 < 5000) await sleep(2);
+        late.push(Math.round(performance.now() - t0));
+        await g.waitFor(new RegExp(`(Worker exiting[^]*){${round}}`));
+      }
+      process.stdout.write(`# ${rt}: max-requests recycle acted on after ${late.join(", ")} ms\n`);
+      // Without the wake-up channel each is a uniform draw from the one-second tick: five under
+      // 400 ms would happen about once in a hundred runs.
+      assert.ok(Math.max(...late) < 400, `acted on after ${late.join(", ")} ms`);
+      await stopCleanly(g);
     });
   });
 

@@ -6,6 +6,7 @@ import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
 import { closeFd, createSharedFile, mapShared } from "../sys/memory.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
+import { WakeChannel } from "./wake.ts";
 
 /** A scoreboard the arbiter made for one worker: the descriptor to hand over, and its own view. */
 export interface NewScoreboard {
@@ -33,6 +34,8 @@ export interface ArbiterContext {
   /** Resident memory of a process in bytes, 0 when unknown. */
   rssBytes(pid: number): number;
   now(): number;
+  /** The write end of a channel on which any child wakes `onWake` (arbiter/wake.ts), close-on-exec; undefined where there is none. */
+  openWakeChannel?(onWake: () => void): number | undefined;
 }
 
 export const realContext: ArbiterContext = {
@@ -78,4 +81,11 @@ export const realContext: ArbiterContext = {
     }
   },
   now: () => Date.now(),
+  openWakeChannel(onWake) {
+    try {
+      return WakeChannel.open(onWake).writeFd;
+    } catch {
+      return undefined; // the loop's tick still reads every scoreboard
+    }
+  },
 };

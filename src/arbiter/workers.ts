@@ -47,7 +47,7 @@ export interface WorkerTableOptions {
   workerCommand: (cfg: Config) => string[];
   /** The config file and the worker-side hooks it defines, or null. */
   workerHooks: () => { file: string; names: string[] } | null;
-  /** Called when any worker exits, to wake the arbiter's loop. */
+  /** Called when any worker exits or has news (it serves, it asks to be recycled), to wake the arbiter's loop. */
   onExit: () => void;
 }
 
@@ -60,6 +60,7 @@ export class WorkerTable {
   readonly #release = new Map<WorkerRecord, () => void>();
   #age = 0;
   #balance?: number;
+  #wake?: number;
 
   constructor(readonly opts: WorkerTableOptions) {}
 
@@ -80,8 +81,9 @@ export class WorkerTable {
     const slot = this.#freeSlot(generation);
     const sockets = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
     const balance = this.slots ? [] : this.#balanceFd();
+    const wake = this.#wakeFd();
     const sb: NewScoreboard = ctx.createScoreboard(cfg.workerTmpDir);
-    const fds = [...sockets, ...balance, sb.fd];
+    const fds = [...sockets, ...balance, ...wake, sb.fd];
     const childFds = ctx.childFds(fds);
     const age = ++this.#age;
     const { config: _file, checkConfig: _check, printConfig: _print, ...workerCfg } = cfg;
@@ -92,6 +94,7 @@ export class WorkerTable {
       sockets: this.listeners.map((l, i) => ({ fd: childFds[i], address: l.address, kind: l.kind })),
       scoreboardFd: childFds[fds.length - 1],
       balanceFd: balance.length ? childFds[sockets.length] : undefined,
+      wakeFd: wake.length ? childFds[sockets.length + balance.length] : undefined,
       cfg: workerCfg,
       cwd,
       hooks: this.opts.workerHooks(),
@@ -102,7 +105,7 @@ export class WorkerTable {
     let handle: ChildProcessHandle;
     try {
       const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
-      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, sb.fd] });
+      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd] });
       handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
     } catch (err) {
       sb.release();
@@ -136,6 +139,12 @@ export class WorkerTable {
       this.opts.log.debug(`No balance table: ${(err as Error).message}`);
     }
     return this.#balance < 0 ? [] : [this.#balance];
+  }
+
+  /** The wake-up channel every worker writes to when it has news (arbiter/wake.ts), made at the first spawn. */
+  #wakeFd(): number[] {
+    this.#wake ??= this.opts.ctx.openWakeChannel?.(() => this.opts.onExit()) ?? -1;
+    return this.#wake < 0 ? [] : [this.#wake];
   }
 
   /** The lowest slot no serving worker of `generation` holds: a replaced worker's slot goes to its replacement. */

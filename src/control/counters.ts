@@ -70,7 +70,10 @@ export const COUNTER_SLOTS = BUCKETS + LATENCY_BOUNDS.length + 1;
 
 /**
  * Worker: counts into shared memory. Per request: one clock read at the start, one at the end,
- * and five stores; nothing else happens on the request's path.
+ * and five stores; nothing else happens on the request's path. The clock is Date.now(): half the
+ * cost of performance.now() on Deno (about 50 against 110 ns, Bun 45 against 50), and whole
+ * milliseconds are fine for buckets from 5 ms up; the sum stays right on average, since both
+ * ends are truncated alike.
  */
 export class CounterWriter {
   constructor(readonly a: Float64Array) {
@@ -80,12 +83,12 @@ export class CounterWriter {
   /** A request arrived; pass what it returns to finished(). */
   started(): number {
     this.a[IN_FLIGHT]++;
-    return performance.now();
+    return Date.now();
   }
 
   /** Its response is ready (status known). */
   finished(status: number, t0: number): void {
-    const s = (performance.now() - t0) / 1000, a = this.a;
+    const s = Math.max(0, Date.now() - t0) / 1000, a = this.a; // never negative, should the wall clock step back
     a[IN_FLIGHT]--;
     a[BY_CLASS + classOf(status)]++;
     a[SUM] += s;

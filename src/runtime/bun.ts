@@ -3,7 +3,7 @@ import { constants } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import process from "node:process";
-import type http from "node:http";
+import http from "node:http";
 import type { RemoteAddr } from "../types.ts";
 import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
@@ -58,6 +58,11 @@ export const bun: Runtime = {
   memoryAt(pointer, length) {
     const p = Number(pointer);
     return !p || p === -1 ? null : ffi.toArrayBuffer(pointer, 0, length);
+  },
+
+  nodeServer(listener: http.RequestListener): { server: http.Server; connectionEvent: "connection" } {
+    // TLS is added at listen: Bun's https.Server does no handshake on a socket emitted to it.
+    return { server: http.createServer(listener), connectionEvent: "connection" };
   },
 
   listenNodeOnFd(server: http.Server, fd: number, secure?: TlsServing): Promise<Closable> {

@@ -104,8 +104,13 @@ export interface Runtime {
   /** The native memory at a pointer as an ArrayBuffer (no copy: writes go to that memory), or null for NULL/MAP_FAILED. */
   memoryAt(pointer: unknown, length: number): ArrayBuffer | null;
   /**
+   * A node:http server for listenNodeOnFd, serving TLS with `tls`. Each accepted connection's
+   * socket — the one `req.socket` will be — comes with the event `connectionEvent`.
+   */
+  nodeServer(listener: http.RequestListener, tls?: TlsServing): { server: http.Server; connectionEvent: "connection" | "secureConnection" };
+  /**
    * Serves a node:http server on an inherited listening fd; the server still emits "connection".
-   * With `tls`, each connection is a TLS socket by then (node:tls does the handshake first).
+   * Give the `tls` the server was made with by nodeServer().
    */
   listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */

@@ -14,6 +14,7 @@ import { HandoffError, takeWorkerState, WORKER_ENV, type WorkerState } from "../
 import { SCOREBOARD_SIZE, Scoreboard } from "./scoreboard.ts";
 import type { AppSource, Worker } from "./base.ts";
 import { takeBalanceTable } from "./balance.ts";
+import { ArbiterWake } from "./wake.ts";
 import { setTitle } from "../title.ts";
 
 /** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
@@ -47,11 +48,13 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     // Our copies of the listeners must not leak into processes the app spawns.
     for (const s of state.sockets) setCloexec(s.fd, true);
     if (state.balanceFd !== undefined) takeBalanceTable(state.balanceFd, log);
+    if (state.wakeFd !== undefined) setCloexec(state.wakeFd, true);
     // 3. The worker, its hooks, then the app, loaded and served by initProcess().
     const WorkerClass = workerClass ?? await loadWorkerClass(cfg.workerClass, state.cwd);
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.board = board;
+    if (state.wakeFd !== undefined) worker.wake = new ArbiterWake(state.wakeFd);
     worker.onReopenLogs = () => sink.reopen();
     worker.tls = state.tls;
     if (state.hooks) {

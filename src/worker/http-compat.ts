@@ -98,9 +98,9 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
   const acceptors: Closable[] = [];
   const listenAll = async () => {
     for (const s of opts.sockets) {
-      const server = http.createServer(onRequest);
+      const { server, connectionEvent } = runtime.nodeServer(onRequest, opts.tls);
       server.keepAliveTimeout = opts.keepAlive * 1000;
-      server.on("connection", onConnection);
+      server.on(connectionEvent, onConnection);
       server.on("clientError", (_err, socket) => {
         if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       });
