@@ -177,5 +177,42 @@ export function robustSuite(rt: RuntimeName): void {
         await stopCleanly(g);
       });
     }
+    it("framework WebSockets on the native path: Hono's upgradeWebSocket (logged 101 with the address), Elysia's .ws() on Bun", async () => {
+      const log = path.join(tmpDir(), "access.log");
+      const hono = await boot(rt, ["--access-logfile", log, fixture("ws-hono.ts")]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${hono.port}/ws`, "hi"), "hono echo hi");
+      await sleep(100);
+      assert.match(fs.readFileSync(log, "utf8"), /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ws HTTP\/1\.1" 101 0 /m);
+      await stopCleanly(hono.g);
+      if (rt !== "bun") return;
+      const elysia = await boot(rt, [fixture("ws-elysia.ts")]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${elysia.port}/ws`, "hi"), "elysia echo hi");
+      await stopCleanly(elysia.g);
+    });
+
+    it("HUP with a WebSocket open and a request in flight: both last to --graceful-timeout, then a close frame and one log line", async () => {
+      const { g, port, base } = await boot(rt, ["--graceful-timeout", "2", APP]);
+      const ws = await openWs(`ws://127.0.0.1:${port}/ws`);
+      const closed = new Promise<{ code: number; at: number }>((r) => (ws.onclose = (e) => r({ code: e.code, at: Date.now() })));
+      const slow = request(`${base}/slow?ms=5000`, 10_000).then(() => "answered", () => "cut");
+      await sleep(300);
+      const t0 = Date.now();
+      g.signal("SIGHUP");
+      const c = await closed;
+      assert.equal(c.code, 1001, "a close frame: going away");
+      assert.ok(c.at - t0 > 1500, `the session lasted to the deadline (closed after ${c.at - t0} ms)`);
+      assert.equal(await slow, "cut");
+      await g.waitFor(/Graceful timeout \(2 s\): cut 1 request\(s\) and 1 WebSocket session\(s\)/);
+      await stopCleanly(g);
+    });
+    it("a WebSocket upgrade on the compat path is refused with 501 and one log line, not a 500", async () => {
+      const { g, port, base } = await boot(rt, ["--serving", "compat", APP]);
+      await assert.rejects(openWs(`ws://127.0.0.1:${port}/ws`));
+      const r = await request({ url: `${base}/ws`, headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+      assert.equal(r.status, 501);
+      await g.waitFor(/WebSocket upgrade refused \(501\): the compat serving path has no WebSockets/);
+      assert.doesNotMatch(g.stderr, /Error handling request/);
+      await stopCleanly(g);
+    });
   });
 }

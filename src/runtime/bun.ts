@@ -93,6 +93,8 @@ export const bun: Runtime = {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
       stop: () => server.stop(),
       abort: () => void server.stop(true),
+      pending: () => ({ requests: server.pendingRequests, sessions: server.pendingWebSockets }),
+      appServer: serverFor(server, (request) => upgradedRequests.add(request)),
       closesIdle: true,
       ended: new Promise<void>(() => {}),
     };
@@ -132,25 +134,43 @@ interface BunServer {
 }
 
 /** ServeInfo over Bun's server; the address is looked up only when the app asks for it. */
+/** Requests an app upgraded through the server object it holds (Elysia's app.server). */
+const upgradedRequests = new WeakSet<Request>();
+
+/**
+ * The Bun server as an app should hold it: upgrade() tells guvnor the connection became a
+ * WebSocket (the app then returns no Response), and requestIP() falls back to `fallback`'s
+ * request when the app passes a copy of it.
+ */
+function serverFor(bun: BunServer, upgraded: (r: Request) => void, fallback?: Request): BunServer {
+  return new Proxy(bun, {
+    get: (target, key) => {
+      if (key === "upgrade") {
+        return (r: Request, o?: unknown) => {
+          const ok = target.upgrade(r, o);
+          if (ok) upgraded(r);
+          return ok;
+        };
+      }
+      if (key === "requestIP") return (r: Request) => target.requestIP(r) ?? (fallback ? target.requestIP(fallback) : null);
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 class BunInfo implements NativeInfo {
-  upgraded = false;
+  #upgraded = false;
   #server?: BunServer;
   constructor(readonly request: Request, readonly bun: BunServer) {}
 
-  /**
-   * The Bun server, for apps that take it from here (Hono's `c.env.server`): its upgrade() goes
-   * through ours, so guvnor knows the connection became a WebSocket, and its requestIP() knows
-   * the request even when the app holds a copy of it.
-   */
+  get upgraded(): boolean {
+    return this.#upgraded || upgradedRequests.has(this.request);
+  }
+
+  /** The Bun server, for apps that take it from here (Hono's `c.env.server`). */
   get server(): BunServer {
-    return (this.#server ??= new Proxy(this.bun, {
-      get: (target, key) => {
-        if (key === "upgrade") return (r: Request, o?: unknown) => this.upgrade(r, o);
-        if (key === "requestIP") return (r: Request) => this.requestIP(r);
-        const v = Reflect.get(target, key);
-        return typeof v === "function" ? v.bind(target) : v;
-      },
-    }));
+    return (this.#server ??= serverFor(this.bun, () => (this.#upgraded = true), this.request));
   }
 
   get remoteAddr(): RemoteAddr {
@@ -163,6 +183,6 @@ class BunInfo implements NativeInfo {
   }
 
   upgrade(request: Request, options?: unknown): boolean {
-    return (this.upgraded = this.bun.upgrade(request, options));
+    return (this.#upgraded = this.bun.upgrade(request, options));
   }
 }

@@ -77,6 +77,10 @@ export interface NativeServer {
   stop(): Promise<void>;
   /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
+  /** The server object an app that keeps one should hold (Elysia's `app.server`; Bun). */
+  readonly appServer?: unknown;
+  /** Requests in flight and WebSocket sessions open (Bun counts them; Deno cannot). */
+  pending?(): { requests: number; sessions: number };
   /** True when the server closes idle connections itself (Bun's idleTimeout); Deno.serve does not. */
   readonly closesIdle: boolean;
   /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */

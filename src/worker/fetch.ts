@@ -13,6 +13,7 @@ import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { type NativeServing, serveNative } from "./http-native.ts";
 import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
+import { serverNeeds } from "./frameworks.ts";
 import { errorResponse, isBodyTooLarge, limitChunkedBody, limitsOf, refusal, type RequestLimits, withDeadline } from "./limits.ts";
 import { applyForwarded, FORWARDED, type Forwarded, forwardFetch } from "./forwarded.ts";
 
@@ -20,6 +21,7 @@ export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
   #native?: NativeServing;
   #limits?: RequestLimits;
+  #saidNoWebSocket = false;
   protected override nodeRequestHooks = false;
 
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
@@ -35,7 +37,7 @@ export class FetchWorker extends HttpWorker {
       this.log.info("Using worker: fetch (compat)");
       return super.serve();
     }
-    const websocket = (this.appExport as { websocket?: unknown } | undefined)?.websocket;
+    const { websocket, onServer } = serverNeeds(this.appExport);
     try {
       this.appFetch; // a Node-style app is a load error, not a reason to fall back
       // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
@@ -45,6 +47,7 @@ export class FetchWorker extends HttpWorker {
       const serving = this.#native = serveNative({
         sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, maxRequestBody: this.cfg.maxRequestBody, log: this.log, tls: this.tlsServing, balance,
       });
+      if (onServer && serving.appServer) onServer(serving.appServer);
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {
@@ -63,9 +66,22 @@ export class FetchWorker extends HttpWorker {
       const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage & { [FORWARDED]?: Forwarded } } } }).runtime?.node?.req;
       const f = req?.[FORWARDED]; // what a trusted proxy said, read on the node path (forwardNode)
       const { request: r, info } = f ? applyForwarded(f, request, serveInfo(req)) : { request, info: serveInfo(req) };
+      if (req?.headers.upgrade?.toLowerCase() === "websocket") return this.#noWebSocket();
       return this.#call(r, info) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
+  }
+
+  /**
+   * A WebSocket upgrade on the compat path: neither Bun's server.upgrade() nor
+   * Deno.upgradeWebSocket() works on a node:http request, so say so (once) instead of a 500.
+   */
+  #noWebSocket(): Response {
+    if (!this.#saidNoWebSocket) {
+      this.log.warn("WebSocket upgrade refused (501): the compat serving path has no WebSockets; they need --serving native (Linux)");
+      this.#saidNoWebSocket = true;
+    }
+    return new Response("WebSockets need guvnor's native serving path\n", { status: 501, headers: { "content-type": "text/plain" } });
   }
 
   #nativeHandler(): NativeHandler {

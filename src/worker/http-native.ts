@@ -36,6 +36,8 @@ export interface NativeOptions {
 export interface NativeServing extends HttpServing {
   /** Set when balancing: the handler reports each request's connection to it. */
   readonly balancer?: Balancer;
+  /** See NativeServer.appServer. */
+  readonly appServer?: unknown;
 }
 
 /**
@@ -44,6 +46,19 @@ export interface NativeServing extends HttpServing {
  * connection at once (Bun's stop() leaves it open). On loopback the request follows within a few ms.
  */
 const SETTLE_MS = 250;
+/** How long close frames get to leave before a stopping worker exits. */
+const FLUSH_MS = 100;
+
+/** Requests and WebSocket sessions the servers still hold (Bun counts them; 0 where unknown). */
+function pendingOf(servers: NativeServer[]): { requests: number; sessions: number } {
+  let requests = 0, sessions = 0;
+  for (const s of servers) {
+    const p = s.pending?.();
+    requests += p?.requests ?? 0;
+    sessions += p?.sessions ?? 0;
+  }
+  return { requests, sessions };
+}
 
 /** One native server per inherited socket; throws an AdoptError (nothing left running) when any step fails. */
 export function serveNative(given: NativeOptions): NativeServing {
@@ -95,6 +110,7 @@ export function serveNative(given: NativeOptions): NativeServing {
   });
   balancer?.start();
   return {
+    appServer: adopted[0]?.server.appServer,
     balancer,
     broken: broken.promise,
     async stop(graceMs) {
@@ -106,12 +122,28 @@ export function serveNative(given: NativeOptions): NativeServing {
       for (const a of adopted) stopAccepting(a.listener);
       // 2. Let connections accepted just before deliver their request.
       await sleep(Math.min(SETTLE_MS, graceMs));
-      // 3. Finish in-flight requests and close idle connections, within graceful-timeout.
+      // 3. Deno's shutdown() closes WebSockets at once, where Bun's stop() leaves them to the
+      //    deadline: while sessions are open, close every other connection as soon as nothing is
+      //    in flight on it, and wait. Both runtimes then send sessions a close frame (1001) at the
+      //    deadline.
+      let sessionsCut = 0;
+      if (reaper?.sweep(0).sessions) {
+        while (Date.now() < deadline && (sessionsCut = reaper.sweep(0).sessions)) await sleep(Math.min(200, deadline - Date.now()));
+      }
+      // 4. Finish in-flight requests and close idle connections, within graceful-timeout.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(FLUSH_MS, deadline - Date.now()))));
       const done = Promise.all(adopted.map((a) => a.server.stop())).then(() => true);
-      if (!(await Promise.race([done, late]))) for (const a of adopted) a.server.abort();
+      const finished = await Promise.race([done, late]);
       clearTimeout(timer);
+      const left = reaper
+        ? { requests: finished ? 0 : reaper.inFlight(), sessions: sessionsCut }
+        : finished ? { requests: 0, sessions: 0 } : pendingOf(adopted.map((a) => a.server));
+      if (left.requests || left.sessions) opts.log.warn(`Graceful timeout (${graceMs / 1000} s): cut ${left.requests} request(s) and ${left.sessions} WebSocket session(s)`);
+      if (!finished) {
+        for (const a of adopted) a.server.abort();
+        await sleep(FLUSH_MS); // let the close frames go out before the process exits
+      }
     },
   };
 }
