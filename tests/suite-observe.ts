@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
@@ -285,6 +286,30 @@ export function observeSuite(rt: RuntimeName): void {
       assert.equal(m.get(`guvnor_listen_queue_length{listener="${base}"}`), 0);
       assert.ok((m.get(`guvnor_worker_rss_bytes{pid="${g.workerPids()[0]}"}`) ?? 0) > 1_000_000);
       assert.ok([...m.keys()].some((k) => k.startsWith("guvnor_build_info{")));
+      assert.ok(m.has('guvnor_event_loop_lag_seconds{process="arbiter"}'));
+
+      // A worker whose event loop was stuck for 1.2 s shows it (the request itself is counted too).
+      const pid = g.workerPids()[0];
+      await request(`${base}/block?ms=1200`);
+      const lagKey = `guvnor_event_loop_lag_seconds{process="worker",pid="${pid}"}`;
+      let lag = 0;
+      for (const end = Date.now() + 5000; lag < 0.15 && Date.now() < end; await sleep(100)) lag = parseProm((await request(`${metrics}/metrics`)).body).get(lagKey) ?? 0;
+      assert.ok(lag >= 0.15, `worker lag ${lag}`);
+
+      // No worker accepting (WINCH): connections wait in the kernel's queue, and /metrics says how many.
+      g.signal("SIGWINCH");
+      await gone(g.workerPids());
+      assert.equal((await request(`${metrics}/readyz`)).status, 503, "nobody serves");
+      const waiting = await Promise.all([1, 2, 3].map(() => new Promise<net.Socket>((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => resolve(s));
+      })));
+      const queueKey = `guvnor_listen_queue_length{listener="${base}"}`;
+      let queued = 0;
+      for (const end = Date.now() + 5000; queued < 3 && Date.now() < end; await sleep(50)) queued = parseProm((await request(`${metrics}/metrics`)).body).get(queueKey) ?? -1;
+      assert.equal(queued, 3);
+      for (const s of waiting) s.destroy();
+      g.signal("SIGTTIN");
+      while ((await request(`${metrics}/readyz`)).status !== 200) await sleep(50);
 
       // A stop with a request in flight: /readyz turns 503 while the worker finishes it.
       const slow = request(`${base}/slow?ms=1500`);

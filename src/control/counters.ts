@@ -65,8 +65,20 @@ export function quantile(c: WorkerCounters, q: number): number | null {
 
 // Where the counters sit in the worker's shared counter array (Float64: integers stay exact to 2^53).
 const BY_CLASS = 0, IN_FLIGHT = 5, SUM = 6, BUCKETS = 7;
-/** Doubles the counters take in the shared array. */
+/** Doubles the counters take in the shared array; then the worker's event-loop lag (a gauge). */
 export const COUNTER_SLOTS = BUCKETS + LATENCY_BOUNDS.length + 1;
+const LAG = COUNTER_SLOTS;
+
+/** Worker: how late its heartbeat timer fired (seconds), as a gauge for the arbiter. */
+export function writeLag(a: Float64Array, seconds: number): void {
+  a[LAG] = seconds;
+}
+
+/** Arbiter: a worker's last event-loop lag in seconds, clamped to 0..1 day. */
+export function readLag(a: Float64Array): number {
+  const x = a[LAG];
+  return Number.isFinite(x) && x > 0 ? Math.round(Math.min(x, 86_400) * 1e6) / 1e6 : 0;
+}
 
 /**
  * Worker: counts into shared memory. Per request: one clock read at the start, one at the end,

@@ -30,6 +30,8 @@ export interface ObservedWorker {
   readonly beatAt?: number | null;
   /** What it counted, when its worker class counts requests. */
   readonly counters?: WorkerCounters;
+  /** How late its heartbeat timer last fired, in seconds: its event loop's lag. */
+  readonly lagSeconds?: number;
 }
 
 export interface ArbiterView {
@@ -37,6 +39,8 @@ export interface ArbiterView {
   readonly numWorkers: number;
   readonly cfg: Config;
   readonly listeners: readonly { fd: number; address: string }[];
+  /** --reuse-port: every slot's sockets (slot × listener), each with its own accept queue. */
+  readonly slotFds?: readonly (readonly number[])[];
   readonly workers: readonly ObservedWorker[];
   readonly stopping: boolean;
   readonly reloading: boolean;
@@ -203,6 +207,7 @@ export class Observer implements ControlTarget {
         rss_bytes: rssBytes(w.pid),
         cpu_percent: this.#cpu.percent(w.pid, uptime),
         heartbeat_age_s: w.beatAt ? Math.round((now - w.beatAt) / 100) / 10 : null,
+        event_loop_lag_s: w.lagSeconds ?? null,
       };
     });
   }
@@ -212,7 +217,7 @@ export class Observer implements ControlTarget {
     const n = c ? total(c) : null;
     const since = this.#lastStats ?? { n: 0, at: this.startedAt };
     if (n !== null) this.#lastStats = { n, at: now };
-    const queues = acceptQueues(v.listeners.map((l) => l.fd));
+    const queues = listenQueues(v);
     return {
       requests: n,
       by_status: c ? { "1xx": c.byClass[0], "2xx": c.byClass[1], "3xx": c.byClass[2], "4xx": c.byClass[3], "5xx": c.byClass[4] } : null,
@@ -274,7 +279,7 @@ export class Observer implements ControlTarget {
     const v = this.opts.view();
     return renderMetrics({
       counters: this.#totals(),
-      workers: v.workers.map((w) => ({ pid: w.pid, state: stateOf(w), rssBytes: rssBytes(w.pid) })),
+      workers: v.workers.map((w) => ({ pid: w.pid, state: stateOf(w), rssBytes: rssBytes(w.pid), lagSeconds: w.lagSeconds ?? null })),
       restarts: this.#restarts,
       eventLoopLagSeconds: Math.round(this.#lag * 1e6) / 1e6,
       listeners: this.stats().listeners,
@@ -288,6 +293,14 @@ export class Observer implements ControlTarget {
     if (!live.length && total(this.#gone) === 0) return null;
     return live.reduce((acc, c) => addCounters(acc, c), addCounters(emptyCounters(), this.#gone));
   }
+}
+
+/** Each listener's accept queue; with --reuse-port, the sum over its slot sockets. */
+function listenQueues(v: ArbiterView): (number | null)[] {
+  const perListener = v.listeners.map((l, j) => [...new Set([l.fd, ...(v.slotFds ?? []).map((slot) => slot[j])])]);
+  const all = perListener.flat(), queue = acceptQueues(all);
+  const byFd = new Map(all.map((fd, i) => [fd, queue[i]]));
+  return perListener.map((fds) => fds.reduce<number | null>((sum, fd) => (byFd.get(fd) == null ? sum : (sum ?? 0) + byFd.get(fd)!), null));
 }
 
 function stateOf(w: ObservedWorker): WorkerState {

@@ -9,6 +9,7 @@ import { resetSignalToDefault, setParentDeathSignal } from "../sys/process.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
 import type { RecycleReason, Scoreboard } from "./scoreboard.ts";
 import type { ArbiterWake } from "./wake.ts";
+import { writeLag } from "../control/counters.ts";
 import type { TlsMaterial } from "../config/tls.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
@@ -112,7 +113,19 @@ export class Worker {
     this.board?.beat();
     if (this.#beatTimer) return;
     this.wake?.wake(); // the first beat: serving, and the arbiter should know now, not at its next tick
-    this.#beatTimer = setInterval(() => this.notify(), Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000)));
+    const every = Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000));
+    const counters = this.board?.counters(), lags: number[] = [];
+    let last = performance.now();
+    this.#beatTimer = setInterval(() => {
+      // How late this timer fired is how long the event loop was busy: the app's lag, for
+      // /metrics; the largest of the last 10 beats, so a scrape does not miss a stall.
+      const now = performance.now();
+      lags.push(Math.max(0, now - last - every) / 1000);
+      if (lags.length > 10) lags.shift();
+      if (counters) writeLag(counters, Math.max(...lags));
+      last = now;
+      this.notify();
+    }, every);
   }
 
   /** TERM: stop accepting, finish in-flight requests, exit. */

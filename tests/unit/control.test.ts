@@ -80,7 +80,7 @@ describe("renderMetrics", () => {
     counters.buckets[3] = 2;
     const text = renderMetrics({
       counters,
-      workers: [{ pid: 10, state: "serving", rssBytes: 1000 }, { pid: 11, state: "booting", rssBytes: null }],
+      workers: [{ pid: 10, state: "serving", rssBytes: 1000, lagSeconds: 0.25 }, { pid: 11, state: "booting", rssBytes: null, lagSeconds: null }],
       restarts: Object.fromEntries(RESTART_CAUSES.map((c) => [c, c === "crash" ? 2 : 0])) as Record<RestartCause, number>,
       eventLoopLagSeconds: 0.001,
       listeners: [{ address: 'unix:/tmp/a"b', queue: null }, { address: "http://127.0.0.1:8000", queue: 3 }],
@@ -96,6 +96,8 @@ describe("renderMetrics", () => {
     assert.match(text, /^guvnor_request_duration_seconds_count 7$/m);
     assert.match(text, /^guvnor_worker_restarts_total\{cause="crash"\} 2$/m);
     assert.match(text, /^guvnor_workers\{state="booting"\} 1$/m);
+    assert.match(text, /^guvnor_event_loop_lag_seconds\{process="arbiter"\} 0.001$/m);
+    assert.match(text, /^guvnor_event_loop_lag_seconds\{process="worker",pid="10"\} 0.25$/m);
     assert.match(text, /^guvnor_listen_queue_length\{listener="http:\/\/127.0.0.1:8000"\} 3$/m);
     assert.doesNotMatch(text, /a\\"b/, "a listener with no queue reading is left out");
     assert.doesNotMatch(text, /pid="11"/);
