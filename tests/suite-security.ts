@@ -8,7 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { alive, boot, cleanup, fixture, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
+import { alive, boot, cleanup, cliCommand, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const root = process.getuid?.() === 0;
 const needsRoot = !root && "needs root (CI runs as root): the attacks are on a root arbiter with --user";
@@ -51,6 +51,15 @@ function memberUser(): { user: string; gid: number } | null {
     if (user && user !== "root") return { user, gid: Number(gid) };
   }
   return null;
+}
+
+function hasScript(): boolean {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A world-writable sticky directory, as /tmp is. */
@@ -131,6 +140,19 @@ export function securitySuite(rt: RuntimeName): void {
       await stopCleanly(g);
       assert.ok(groups.includes(String(gid)), `groups ${groups} lack ${gid}`);
       assert.ok(!groups.includes("0"), "root's group leaked into the worker");
+    });
+
+    it("a worker cannot drive the operator's terminal (TIOCSTI, /dev/tty), though guvnor runs in one", { skip: needsRoot || !hasScript() && "no script(1) to give guvnor a terminal" }, async () => {
+      const port = await freePort();
+      const cli = [...cliCommand(rt), "-b", `127.0.0.1:${port}`, "--user", "nobody", "--runtime", rt, fixture("tty-app.ts")];
+      // script(1) runs guvnor on a new pseudo-terminal, as an operator's shell would.
+      const g = new Guvnor(rt, [], { command: ["script", "-qfec", cli.map((a) => `'${a}'`).join(" "), "/dev/null"] });
+      let body = "";
+      for (let i = 0; i < 100 && !body; i++, await sleep(100)) body = await request(`http://127.0.0.1:${port}/`, 1000).then((r) => r.body, () => "");
+      const arbiter = Number(fs.readFileSync(`/proc/${g.pid}/task/${g.pid}/children`, "utf8").trim().split(" ")[0]);
+      process.kill(arbiter, "SIGTERM");
+      await g.exit();
+      assert.equal(body, "pushed on []; no /dev/tty");
     });
 
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {

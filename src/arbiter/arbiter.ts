@@ -68,7 +68,7 @@ export class Arbiter {
       log: opts.log,
       view: () => ({
         generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
-        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.counters()), lagSeconds: readLag(w.board.counters()) })),
+        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.refresh().counters()), lagSeconds: readLag(w.board.counters()) })),
         slotFds: this.#sockets.slots && Array.from({ length: this.#sockets.slots.count }, (_, i) => this.#sockets.slots!.fdsFor(i)),
         stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
       }),
@@ -114,6 +114,9 @@ export class Arbiter {
     this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
+    // What this process inherited (a shell's redirections, a Deno arbiter's own files) never
+    // reaches a worker: each spawn hands over exactly its descriptors.
+    this.ctx.closeOnExecAll();
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
     if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
@@ -139,9 +142,7 @@ export class Arbiter {
   /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
   #checkScoreboardDir(dir: string): void {
     try {
-      const sb = this.ctx.createScoreboard(dir);
-      sb.release();
-      this.ctx.closeFd(sb.fd);
+      this.ctx.createScoreboard(dir).release();
     } catch (err) {
       throw new ConfigError(`--worker-tmp-dir ${dir}: can't create a worker's scoreboard there: ${(err as { code?: string }).code ?? err}`, { cause: err });
     }

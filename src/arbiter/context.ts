@@ -4,15 +4,15 @@ import fs from "node:fs";
 import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
-import { closeFd, createSharedFile, mapShared } from "../sys/memory.ts";
+import { closeFd, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
 
-/** A scoreboard the arbiter made for one worker: the descriptor to hand over, and its own view. */
+/** A scoreboard the arbiter made for one worker: the descriptor to hand over (the arbiter keeps it, to read), and its copy. */
 export interface NewScoreboard {
   fd: number;
   board: Scoreboard;
-  /** Releases the arbiter's mapping (after board.detach()). */
+  /** Closes the arbiter's descriptor (the board keeps its last values). */
   release(): void;
 }
 
@@ -27,8 +27,8 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
   createSharedMemory(bytes: number): number;
-  /** Closes a descriptor of ours once the child holds its copy. */
-  closeFd(fd: number): void;
+  /** Marks every descriptor this process has close-on-exec, so a child gets only what spawn() hands it. */
+  closeOnExecAll(): void;
   /** SIGKILLs what is left of a process group (what a dead worker forked). */
   killGroup(pgid: number): void;
   /** Resident memory of a process in bytes, 0 when unknown. */
@@ -38,33 +38,51 @@ export interface ArbiterContext {
   openWakeChannel?(onWake: () => void): number | undefined;
 }
 
+/**
+ * Starts a process with `opts.fds` handed over. Deno.Command children inherit every descriptor
+ * without close-on-exec at its own number: the arbiter keeps all of its own close-on-exec
+ * (closeOnExecAll), and the handed ones are inheritable only for the moment of this spawn.
+ * (Bun.spawn places the handed ones and closes the rest.)
+ */
+export function spawnHanding(opts: SpawnOptions): ChildProcessHandle {
+  const closing = opts.fds.filter((fd) => isCloexec(fd));
+  for (const fd of closing) setCloexec(fd, false);
+  try {
+    return runtime.spawn(opts);
+  } finally {
+    for (const fd of closing) setCloexec(fd, true);
+  }
+}
+
 export const realContext: ArbiterContext = {
   runtimeName: runtime.name,
-  spawn(opts) {
-    // Deno.Command children inherit every descriptor without close-on-exec at its own number:
-    // the handed ones are inheritable only for the moment of this spawn. (Bun places them.)
-    const closing = opts.fds.filter((fd) => isCloexec(fd));
-    for (const fd of closing) setCloexec(fd, false);
-    try {
-      return runtime.spawn(opts);
-    } finally {
-      for (const fd of closing) setCloexec(fd, true);
-    }
-  },
+  spawn: spawnHanding,
   childFds: (fds) => runtime.childFds(fds),
   onSignal: (signal, handler) => runtime.onSignal(signal, handler),
   createScoreboard(dir) {
     const fd = createSharedFile(SCOREBOARD_SIZE, dir);
     try {
-      const mapping = mapShared(fd, SCOREBOARD_SIZE);
-      return { fd, board: new Scoreboard(mapping.bytes).init(), release: mapping.unmap };
+      // Read with pread into a copy, never mapped here: nothing a worker does to it can fault us.
+      const board = new Scoreboard(new Uint8Array(SCOREBOARD_SIZE), (into) => readAt(fd, into)).init();
+      writeAt(fd, board.mark);
+      return { fd, board, release: () => closeFd(fd) };
     } catch (err) {
       closeFd(fd);
       throw err;
     }
   },
+
   createSharedMemory: (bytes) => createSharedFile(bytes, ""),
-  closeFd,
+  closeOnExecAll() {
+    for (const name of fs.readdirSync("/proc/self/fd")) {
+      const fd = Number(name);
+      try {
+        if (fd > 2) setCloexec(fd, true);
+      } catch {
+        // closed meanwhile (readdir's own descriptor)
+      }
+    }
+  },
   killGroup(pgid) {
     try {
       process.kill(-pgid, "SIGKILL");

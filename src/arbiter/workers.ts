@@ -106,12 +106,10 @@ export class WorkerTable {
     try {
       const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
       const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd] });
-      handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
+      handle = start(sockets);
     } catch (err) {
       sb.release();
       throw err;
-    } finally {
-      ctx.closeFd(sb.fd); // the child has its copy; no later child may inherit ours
     }
     const rec: WorkerRecord = {
       pid: handle.pid, age, generation, handle, board: sb.board, spawnedAt: ctx.now(), slot, serving: false, recycling: false, retiring: false,
@@ -193,7 +191,7 @@ export class WorkerTable {
       // The worker led its own process group: what the app forked goes with it. (While any
       // member lives, the kernel hands out no pid equal to the group id, so this hits only it.)
       this.opts.ctx.killGroup(rec.pid);
-      rec.board.detach();
+      rec.board.refresh(); // its last values, for the exit's counters
       this.#release.get(rec)?.();
       this.#release.delete(rec);
       const log = this.opts.log;
@@ -219,6 +217,7 @@ export class WorkerTable {
     const now = this.opts.ctx.now(), recycle: { rec: WorkerRecord; why: string }[] = [];
     for (const rec of this.#workers.values()) {
       if (rec.sent === "SIGKILL") continue;
+      rec.board.refresh();
       if (rec.board.serving) rec.serving = true;
       if (!rec.serving) {
         if (cfg.bootTimeout > 0 && now - rec.spawnedAt > cfg.bootTimeout * 1000) {
@@ -228,7 +227,8 @@ export class WorkerTable {
         continue;
       }
       const value = rec.board.lastBeat;
-      if (value !== rec.beat.value) rec.beat = { value, seenAt: now };
+      // Object.is: NaN, which never equals itself, must not count as a new beat every time.
+      if (!Object.is(value, rec.beat.value)) rec.beat = { value, seenAt: now };
       const beat = rec.beat.seenAt;
       if (cfg.timeout > 0 && now - beat > cfg.timeout * 1000) {
         if (rec.abortedAt === undefined) {

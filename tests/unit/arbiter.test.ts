@@ -53,7 +53,7 @@ class FakeMachine implements ArbiterContext {
     return { fd: 99, board: this.#next, release() {} };
   }
   createSharedMemory = () => 98;
-  closeFd(): void {}
+  closeOnExecAll(): void {}
   killGroup(): void {}
   rssBytes = () => 0;
   now = () => this.t;
@@ -220,7 +220,7 @@ describe("arbiter decisions (fake machine)", () => {
       assert.deepEqual(state.ids, { uid: Number(nobody[1]), gid: Number(nobody[2]), named: true });
       if (process.getuid?.() !== Number(nobody[1])) {
         const { cmd, uid } = m.procs[0].opts;
-        const viaSetpriv = cmd[0].endsWith("/setpriv") && cmd.includes(`--reuid=${nobody[1]}`) && cmd.includes("--init-groups");
+        const viaSetpriv = cmd.some((c) => c.endsWith("/setpriv")) && cmd.includes(`--reuid=${nobody[1]}`) && cmd.includes("--init-groups");
         assert.ok(viaSetpriv || uid === Number(nobody[1]), `not started as --user: ${cmd.join(" ")}`);
       }
     }
