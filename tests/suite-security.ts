@@ -155,6 +155,44 @@ export function securitySuite(rt: RuntimeName): void {
       assert.equal(body, "pushed on []; no /dev/tty");
     });
 
+    it("a worker writing NaN as its heartbeat is still killed when it falls silent", async () => {
+      const { g, base } = await boot(rt, ["--timeout", "2", fixture("board-attack-app.ts")], 1);
+      const [victim] = g.workerPids();
+      assert.equal((await request(`${base}/nan`)).body, "wrote NaN");
+      await g.waitFor(new RegExp(`WORKER TIMEOUT \\(pid:${victim}\\)`), 10_000);
+      await gone([victim]);
+      await stopCleanly(g);
+    });
+
+    it("a worker truncating the scoreboard it was handed cannot crash the arbiter (bunfig preload, before guvnor's code)", { skip: needsRoot }, async () => {
+      const dir = sharedTmp();
+      fs.writeFileSync(path.join(dir, "bunfig.toml"), `preload = ["./preload.ts"]\n`);
+      fs.writeFileSync(path.join(dir, "preload.ts"), [
+        `import fs from "node:fs";`,
+        `const { scoreboardFd } = JSON.parse(process.env.GUVNOR_WORKER ?? "{}");`,
+        `try { fs.ftruncateSync(scoreboardFd, 0); console.error("TRUNCATED"); } catch (e) { console.error("REFUSED " + e.code); }`,
+      ].join("\n"));
+      fs.copyFileSync(fixture("board-attack-app.ts"), path.join(dir, "app.ts"));
+      for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
+      const { g, base } = await boot(rt, ["--user", "nobody", "--runtime", "bun", "--chdir", dir, "app.ts"], 1);
+      await sleep(1500); // a few of the arbiter's reads of the scoreboard
+      assert.equal((await request(`${base}/`)).body, "ok");
+      await stopCleanly(g);
+      assert.match(g.stderr, /REFUSED|TRUNCATED/);
+      assert.doesNotMatch(g.stderr, /TRUNCATED/);
+    });
+
+    it("descriptors the arbiter inherited (a shell redirection) never reach a worker", async () => {
+      const secret = victim();
+      const port = await freePort();
+      const cli = [...cliCommand(rt), "-b", `127.0.0.1:${port}`, fixture("board-attack-app.ts")].map((a) => `'${a}'`).join(" ");
+      const g = new Guvnor(rt, [], { command: ["bash", "-c", `exec 200<'${secret.file}'; exec ${cli}`] });
+      await g.ready(1, `http://127.0.0.1:${port}/`);
+      const fds = (await request(`http://127.0.0.1:${port}/fds`)).body.split(" ").map(Number);
+      assert.ok(!fds.includes(200), `the worker holds fd 200: ${fds}`);
+      await stopCleanly(g);
+    });
+
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {
       const dir = tmpDir();
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=8k", "tmpfs", dir]);
