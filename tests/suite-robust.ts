@@ -58,6 +58,18 @@ export function closedAfter(port: number, kind: "after-request" | "silent" | "dr
   });
 }
 
+/** Sends `raw` on a fresh connection and resolves with everything read until the server closes (3 s at most). */
+export function rawExchange(port: number, raw: string | Uint8Array, capMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    let got = "";
+    const s = net.connect(port, "127.0.0.1", () => s.write(raw));
+    const t = setTimeout(() => s.destroy(), capMs);
+    s.on("data", (d) => (got += d));
+    s.on("error", () => {});
+    s.on("close", () => { clearTimeout(t); resolve(got); });
+  });
+}
+
 export function robustSuite(rt: RuntimeName): void {
   afterEach(cleanup);
 
@@ -212,6 +224,20 @@ export function robustSuite(rt: RuntimeName): void {
       assert.equal(r.status, 501);
       await g.waitFor(/WebSocket upgrade refused \(501\): the compat serving path has no WebSockets/);
       assert.doesNotMatch(g.stderr, /Error handling request/);
+      await stopCleanly(g);
+    });
+    it("access log: requests the client gave up on get their line; a Host-less request's URL names the real port", async () => {
+      const log = path.join(tmpDir(), "access.log");
+      const { g, port, base } = await boot(rt, ["--access-logfile", log, APP]);
+      for (const target of ["/slow?ms=600", "/drip?ms=1500"]) {
+        await request(`${base}${target}`, 300).catch(() => "gave up");
+      }
+      const hostless = await rawExchange(port, "GET /url HTTP/1.0\r\n\r\n");
+      assert.match(hostless, new RegExp(`\r\n\r\nhttp://localhost:${port}/url$`), hostless);
+      await sleep(1500);
+      const lines = fs.readFileSync(log, "utf8");
+      assert.match(lines, /"GET \/slow\?ms=600 HTTP\/1\.1" 200 /, lines);
+      assert.match(lines, /"GET \/drip\?ms=1500 HTTP\/1\.1" 200 /, lines);
       await stopCleanly(g);
     });
   });

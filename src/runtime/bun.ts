@@ -85,6 +85,10 @@ export const bun: Runtime = {
       fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
       websocket: opts.websocket,
       idleTimeout: opts.idleTimeout,
+      // Never Bun's development error page (it shows source lines to the client): a throw that
+      // escapes guvnor's own handling is a plain 500.
+      development: false,
+      error: () => new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } }),
       // Bun answers 413 itself, for Content-Length and chunked bodies alike.
       maxRequestBodySize: opts.maxRequestBody || Number.MAX_SAFE_INTEGER,
       ...(opts.tls ? { tls: bunTls(opts.tls) } : {}),

@@ -87,7 +87,12 @@ export class FetchWorker extends HttpWorker {
   #nativeHandler(): NativeHandler {
     const proxies = this.proxies;
     return (request, info) => {
-      const url = request.url;
+      let url = request.url;
+      const fixed = this.#native?.hostless(url);
+      if (fixed) {
+        const { method, headers, body } = request; // not its signal: Deno warns about listening to it
+        request = new Request((url = fixed), { method, headers, body, duplex: "half" } as RequestInit);
+      }
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
       // The balancer counts connections: the peer the connection has, before any proxy speaks.
       const balancer = this.#native?.balancer;
@@ -182,7 +187,8 @@ export class FetchWorker extends HttpWorker {
 
   #fail(request: Request, err: unknown): Response {
     if (isBodyTooLarge(err)) return errorResponse(413);
-    const where = `Error handling request ${request.method} ${new URL(request.url).pathname}`;
+    const url = request.url, at = url.indexOf("/", url.indexOf("//") + 2);
+    const where = `Error handling request ${request.method} ${(at === -1 ? url : url.slice(at)).split("?")[0]}`;
     if (typeof err === "string") this.log.error(`${where}: ${err}`);
     else this.log.error(where, err);
     return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } });

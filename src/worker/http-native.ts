@@ -38,6 +38,8 @@ export interface NativeServing extends HttpServing {
   readonly balancer?: Balancer;
   /** See NativeServer.appServer. */
   readonly appServer?: unknown;
+  /** The request URL a Host-less request should have had, when the runtime named the wrong port. */
+  hostless(url: string): string | undefined;
 }
 
 /**
@@ -109,7 +111,23 @@ export function serveNative(given: NativeOptions): NativeServing {
     queued: () => Math.max(...adopted.map((a) => acceptQueueLength(a.listener.fd))),
   });
   balancer?.start();
+  // A request without Host: Deno names the throw-away address in request.url, Bun gives a bare
+  // path. Both are made to name the port the client connected to, as for a server on its own port.
+  const scheme = opts.tls ? "https" : "http";
+  const ports = opts.sockets.map((s) => (s.kind === "tcp" ? decodeSockaddr(getsockname(s.fd)).port : 0));
+  const base = ports[0] ? `${scheme}://localhost:${ports[0]}` : `${scheme}://localhost`;
+  const hostless = (url: string): string | undefined => {
+    if (url.charCodeAt(0) === 47) return base + url; // "/path"
+    for (let i = 0; i < adopted.length; i++) {
+      const at = adopted[i].server.at;
+      if (!("port" in at) || !ports[i]) continue;
+      const bad = `${scheme}://localhost:${at.port}/`;
+      if (url.startsWith(bad)) return `${scheme}://localhost:${ports[i]}/${url.slice(bad.length)}`;
+    }
+    return undefined;
+  };
   return {
+    hostless,
     appServer: adopted[0]?.server.appServer,
     balancer,
     broken: broken.promise,
