@@ -3,6 +3,7 @@
 // key, and a renewed certificate swapped in by HUP under load. Certificates are made at test time.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import process from "node:process";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
@@ -65,6 +66,19 @@ export function tlsSuite(rt: RuntimeName): void {
       assert.equal(r?.body, "hello /u", g.stderr);
       const plain = await request({ url: "http://localhost/u", socketPath: sock }).then((x) => x.status, (e) => String(e.code ?? e));
       assert.notEqual(plain, 200, "plain HTTP on the TLS unix socket");
+      await stopCleanly(g);
+    });
+
+    it("--user: the workers serve with a key only root can read, and the app does not see it", { skip: process.getuid?.() !== 0 && "needs root" }, async () => {
+      fs.chmodSync(certs.a.key, 0o600);
+      const st = fs.statSync(certs.a.key);
+      assert.deepEqual([st.uid, st.mode & 0o077], [0, 0], "the key is root's alone");
+      const { g, port } = await startTls(["--user", "nobody", "--group", "nogroup", APP]);
+      for (const w of g.workerPids()) assert.equal(Number(fs.readFileSync(`/proc/${w}/status`, "utf8").match(/^Uid:\s+(\d+)/m)![1]), 65534);
+      assert.equal((await httpsGet(port, "/hi", { cacert: certs.a.cert })).body, "hello /hi");
+      // The arbiter handed the PEM text over in the worker's start-up state, which the worker
+      // removes from its environment before the app loads.
+      assert.equal((await httpsGet(port, "/env?name=GUVNOR_WORKER", { cacert: certs.a.cert })).body, "(unset)");
       await stopCleanly(g);
     });
 
