@@ -193,6 +193,16 @@ export function securitySuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
 
+    it("a worker that shuts the shared listening socket down takes it away for a moment only", async () => {
+      const { g, base } = await boot(rt, [fixture("shut-app.ts")], 2);
+      await request(`${base}/shut`).catch(() => undefined);
+      await g.waitFor(/had stopped listening \(a worker shut it down\?\): listening again/, 10_000);
+      let body = "";
+      for (let i = 0; i < 50 && body !== "ok"; i++, await sleep(100)) body = await request(`${base}/`, 1000).then((r) => r.body, () => "");
+      assert.equal(body, "ok");
+      await stopCleanly(g);
+    });
+
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {
       const dir = tmpDir();
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=8k", "tmpfs", dir]);

@@ -151,6 +151,7 @@ export class Arbiter {
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */
   async step(): Promise<void> {
     await this.#reapWorkers();
+    if (!this.#stopping && this.#sockets.repair(this.log)) for (const rec of this.#table.all()) rec.recycling = true;
     const sig = this.#signals.shift();
     if (sig) await this.#dispatch(sig);
     this.#inspectWorkers();
