@@ -203,6 +203,13 @@ export function securitySuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
 
+    it("--check-config --user imports the app as the user, never as root", { skip: needsRoot }, async () => {
+      const dir = sharedTmp(), seen = path.join(dir, "uid");
+      const g = new Guvnor(rt, ["--check-config", "--user", "nobody", fixture("uid-at-import-app.ts")], { env: { UID_FILE: seen } });
+      assert.equal((await g.exit()).code, 0, g.stderr);
+      assert.equal(fs.readFileSync(seen, "utf8"), "65534");
+    });
+
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {
       const dir = tmpDir();
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=8k", "tmpfs", dir]);

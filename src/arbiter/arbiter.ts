@@ -23,6 +23,9 @@ import { readCounters, readLag } from "../control/counters.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
+/** Spawn errors that pass by themselves: the arbiter retries, with the crash brake's delay. */
+const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "ENOMEM", "ENOSPC", "EDQUOT"]);
+
 /** Thrown inside the loop to end it with an exit code. */
 class Halt {
   constructor(readonly code: number, readonly reason?: string) {}
@@ -117,6 +120,8 @@ export class Arbiter {
     // What this process inherited (a shell's redirections, a Deno arbiter's own files) never
     // reaches a worker: each spawn hands over exactly its descriptors.
     this.ctx.closeOnExecAll();
+    // Clients of the metrics and control sockets hold descriptors here too.
+    this.ctx.raiseFdLimit();
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
     if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
@@ -247,7 +252,11 @@ export class Arbiter {
 
   /** USR1: reopen log files here and in every worker. */
   handleUsr1(): void {
-    this.opts.reopenLogs();
+    try {
+      this.opts.reopenLogs();
+    } catch (err) {
+      this.log.warn(`Can't reopen the error log, keeping the old one: ${(err as Error).message}`);
+    }
     this.#table.killAll("SIGUSR1");
   }
 
@@ -310,8 +319,9 @@ export class Arbiter {
         this.#abortReload(`new workers cannot start (exit ${status.code}: ${reason})`);
         continue;
       }
-      // Otherwise a worker that cannot boot stops everything instead of restarting forever.
-      if (bootError) throw new Halt(status.code!, reason);
+      // Otherwise a worker that cannot boot stops everything instead of restarting forever. One
+      // that served first is a crash like any other: the app must not be able to stop the server.
+      if (bootError && !rec.serving && !rec.board.serving) throw new Halt(status.code!, reason);
       this.#brake.record(rec, status);
     }
   }
@@ -373,6 +383,8 @@ export class Arbiter {
         rec = this.#table.spawn(this.cfg, this.generation);
       } catch (err) {
         if (this.#reload) return this.#abortReload(`can't start a new worker: ${(err as Error).message}`);
+        // Out of descriptors, memory or processes passes (and a client could cause it): retry.
+        if (TRANSIENT.has((err as { code?: string }).code ?? "")) return this.#brake.failedSpawn((err as Error).message);
         throw err instanceof GuvnorError ? err : new Halt(ExitCode.WORKER_BOOT_ERROR, `Can't start a worker: ${(err as Error).message}`);
       }
       await this.#hook("postSpawn", rec);

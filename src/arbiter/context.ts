@@ -5,6 +5,7 @@ import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
 import { closeFd, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
+import { raiseFdLimit } from "../sys/process.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
 
@@ -27,6 +28,8 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
   createSharedMemory(bytes: number): number;
+  /** Raises this process's soft limit on open files to the hard one. */
+  raiseFdLimit(): void;
   /** Marks every descriptor this process has close-on-exec, so a child gets only what spawn() hands it. */
   closeOnExecAll(): void;
   /** SIGKILLs what is left of a process group (what a dead worker forked). */
@@ -73,6 +76,13 @@ export const realContext: ArbiterContext = {
   },
 
   createSharedMemory: (bytes) => createSharedFile(bytes, ""),
+  raiseFdLimit() {
+    try {
+      raiseFdLimit();
+    } catch {
+      // keep the limit we have
+    }
+  },
   closeOnExecAll() {
     for (const name of fs.readdirSync("/proc/self/fd")) {
       const fd = Number(name);

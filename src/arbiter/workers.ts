@@ -74,10 +74,16 @@ export class WorkerTable {
     const { cwd, log, ctx } = this.opts;
     const ids = resolveIds(cfg.user, cfg.group);
     const drop = ids && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.()) ? ids : null;
-    prepareLogFiles([
-      { file: cfg.errorLogfile, setting: "--error-logfile" },
-      { file: cfg.accessLogfile, setting: "--access-logfile" },
-    ], drop);
+    try {
+      prepareLogFiles([
+        { file: cfg.errorLogfile, setting: "--error-logfile" },
+        { file: cfg.accessLogfile, setting: "--access-logfile" },
+      ], drop);
+    } catch (err) {
+      // Checked at start; a file replaced since (by a worker: it owns it) must not stop the
+      // service. The worker opens it itself, as its user, or logs to stderr.
+      log.error((err as Error).message);
+    }
     const slot = this.#freeSlot(generation);
     const sockets = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
     const balance = this.slots ? [] : this.#balanceFd();

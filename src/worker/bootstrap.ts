@@ -56,7 +56,13 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.board = board;
     if (state.wakeFd !== undefined) worker.wake = new ArbiterWake(state.wakeFd);
-    worker.onReopenLogs = () => sink.reopen();
+    worker.onReopenLogs = () => {
+      try {
+        sink.reopen();
+      } catch (err) {
+        log.warn(`Can't reopen the error log, keeping the old one: ${(err as Error).message}`);
+      }
+    };
     worker.tls = state.tls;
     if (state.hooks) {
       // Hooks are functions: the worker loads the config file again, only when it defines some.
