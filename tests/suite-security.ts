@@ -210,6 +210,25 @@ export function securitySuite(rt: RuntimeName): void {
       assert.equal(fs.readFileSync(seen, "utf8"), "65534");
     });
 
+    it("files planted at the names older versions gave a worker's throw-away unix socket change nothing", { skip: needsRoot }, async () => {
+      const first = Number(fs.readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
+      const planted: string[] = [];
+      for (let pid = first + 1; pid < first + 60; pid++) {
+        const p = path.join(os.tmpdir(), `guvnor-${pid}-0.sock`);
+        if (!fs.existsSync(p)) fs.writeFileSync(p, ""), planted.push(p);
+      }
+      try {
+        const sock = path.join(sharedTmp(), "app.sock");
+        const g = new Guvnor(rt, ["-b", `unix:${sock}`, "--user", "nobody", "--umask", "0", fixture("app.ts")]);
+        await g.waitFor(/Using worker: fetch \((native|compat)\)/);
+        assert.match(g.stderr, /Using worker: fetch \(native\)/);
+        g.signal("SIGTERM");
+        assert.equal((await g.exit()).code, 0);
+      } finally {
+        for (const p of planted) fs.rmSync(p, { force: true });
+      }
+    });
+
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {
       const dir = tmpDir();
       execFileSync("mount", ["-t", "tmpfs", "-o", "size=8k", "tmpfs", dir]);
