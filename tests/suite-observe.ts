@@ -91,7 +91,6 @@ export function observeSuite(rt: RuntimeName): void {
   describe(`guvnor on ${rt}: control socket and guvnor ctl`, () => {
     it("status, workers, scale, kill under load, bad input, stop; JSON logs", async () => {
       const dir = tmpDir(), port = await freePort(), sock = path.join(dir, "guvnor.ctl"), base = `http://127.0.0.1:${port}`;
-      // The default: guvnor.ctl in the directory guvnor runs in.
       const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", "2", "--control-socket", "guvnor.ctl", "--log-format", "json", "--access-logfile", "-", APP], { cwd: dir });
       await g.ready(2, `${base}/`);
       const st = fs.lstatSync(sock);
@@ -173,9 +172,11 @@ export function observeSuite(rt: RuntimeName): void {
       for (const key of ["time", "remote_addr", "path", "status", "bytes", "duration_s", "user_agent", "referer"]) assert.ok(key in access[0], key);
     });
 
-    it("the control socket keeps working through a USR2 upgrade; a path that cannot be made is a warning", async () => {
-      const dir = tmpDir(), port = await freePort(), sock = path.join(dir, "guvnor.ctl");
-      const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--control-socket", sock, APP], { cwd: dir });
+    it("the control socket is guvnor.ctl after --chdir, keeps working through a USR2 upgrade; a path that cannot be made is a warning", async () => {
+      const dir = tmpDir(), port = await freePort(), sock = path.join(dir, "app", "guvnor.ctl");
+      fs.mkdirSync(path.join(dir, "app"));
+      // The default: guvnor.ctl in the directory guvnor runs in, after --chdir.
+      const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--chdir", "app", APP], { cwd: dir, controlSocket: "default" });
       await g.ready(1, `http://127.0.0.1:${port}/`);
       assert.equal((await ctl(rt, sock, "upgrade")).code, 0);
       const child = Number((await g.waitFor(/Started new arbiter \(pid: (\d+)\)/))[1]);
