@@ -6,6 +6,7 @@ import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
 import net from "node:net";
+import { CASES, outcomeOf, refused } from "./malformed.ts";
 import { alive, boot, cleanup, cliCommand, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("robust-app.ts");
@@ -240,5 +241,19 @@ export function robustSuite(rt: RuntimeName): void {
       assert.match(lines, /"GET \/drip\?ms=1500 HTTP\/1\.1" 200 /, lines);
       await stopCleanly(g);
     });
+    for (const serving of ["native", "compat"]) {
+      it(`a corpus of ${CASES.length} malformed and smuggling requests is refused (--serving ${serving}); the worker lives and serves`, async () => {
+        const { g, port, base } = await boot(rt, ["--serving", serving, APP]);
+        const [pid] = g.workerPids();
+        const outcomes = await Promise.all(CASES.map(async (c) => ({ c, o: outcomeOf(await rawExchange(port, c.raw, 2000)) })));
+        const accepted = outcomes.filter(({ c, o }) => !c.smuggles && !refused(o.status)).map(({ c, o }) => `${c.name}: ${o.status}`);
+        assert.deepEqual(accepted, [], "each malformed request is answered 4xx (501/505) or closed");
+        assert.equal((await request(`${base}/smuggled-count`)).body, "0", "no hidden request reached the app");
+        assert.ok(alive(pid));
+        assert.deepEqual(g.workerPids(), [pid], "the worker was never replaced");
+        assert.match((await request(`${base}/pid`)).body, new RegExp(`^${pid}$`));
+        await stopCleanly(g);
+      });
+    }
   });
 }
