@@ -1,6 +1,7 @@
 // A/B: the same guvnor scenario served from two source trees, alternating A B A B …, so that
-// the machine's drift hits both alike; prints each round, the medians and B/A. For a change whose
-// cost is meant to be within noise (e.g. request counting): run it before claiming so.
+// the machine's drift hits both alike; prints each round, the medians and B/A: requests/s, and
+// the workers' CPU time per request (user + system, from /proc), which a busy machine disturbs
+// less than throughput. For a change whose cost is meant to be within noise (request counting).
 //   bun bench/ab.ts --a /tmp/guvnor-before --b . [--rt bun|deno] [--rounds 6] [--seconds 3] [--workers 1] [--connections 32]
 // A tree is a checkout's files: `git archive REV | tar -x -C DIR && ln -s $PWD/node_modules DIR/`.
 // Needs wrk.
@@ -8,6 +9,7 @@ import net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { cpuTicks, tree } from "./procs.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -28,9 +30,10 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function once(tree: string): Promise<number> {
+/** requests/s, and the workers' CPU microseconds per request. */
+async function once(dir: string): Promise<{ rps: number; cpuUs: number }> {
   const port = await freePort();
-  const main = path.join(tree, "src", "cli", "main.ts");
+  const main = path.join(dir, "src", "cli", "main.ts");
   const cmd = RT === "bun" ? [process.execPath, main] : [path.join(ROOT, "node_modules", ".bin", "deno"), "run", "-A", main];
   const p = Bun.spawn([...cmd, "-w", WORKERS, "-b", `127.0.0.1:${port}`, "--log-level", "error", "--control-socket", "", APP], {
     stdio: ["ignore", "ignore", "inherit"],
@@ -42,8 +45,13 @@ async function once(tree: string): Promise<number> {
       await sleep(50);
     }
     Bun.spawnSync(["wrk", "-t1", `-c${CONNS}`, "-d1s", `http://127.0.0.1:${port}/`]); // warm-up
+    const workers = tree([p.pid]).filter((pid) => pid !== p.pid);
+    const ticks = () => workers.reduce((n, pid) => n + cpuTicks(pid), 0);
+    const before = ticks();
     const out = Bun.spawnSync(["wrk", "-t1", `-c${CONNS}`, `-d${SECONDS}s`, `http://127.0.0.1:${port}/`]).stdout.toString();
-    return Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0);
+    const cpu = (ticks() - before) * 10_000; // ticks of 10 ms, in µs
+    const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? 0);
+    return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? 0), cpuUs: requests ? cpu / requests : 0 };
   } finally {
     p.kill("SIGTERM");
     await p.exited;
@@ -51,16 +59,19 @@ async function once(tree: string): Promise<number> {
 }
 
 const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-const a: number[] = [], b: number[] = [];
+const a: { rps: number; cpuUs: number }[] = [], b: typeof a = [];
 for (let r = 0; r < ROUNDS; r++) {
   // Alternate which goes first, so neither side always follows the other's warm caches.
   const [first, second] = r % 2 ? [[B, b], [A, a]] as const : [[A, a], [B, b]] as const;
   first[1].push(await once(first[0]));
   second[1].push(await once(second[0]));
-  process.stdout.write(`round ${r + 1}: A ${Math.round(a[r])} rps, B ${Math.round(b[r])} rps, B/A ${(b[r] / a[r]).toFixed(3)}\n`);
+  process.stdout.write(
+    `round ${r + 1}: A ${Math.round(a[r].rps)} rps ${a[r].cpuUs.toFixed(2)} µs/req, B ${Math.round(b[r].rps)} rps ${b[r].cpuUs.toFixed(2)} µs/req\n`,
+  );
 }
-const ratios = a.map((x, i) => b[i] / x);
+const span = (xs: number[]) => `${median(xs).toFixed(3)} (rounds ${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
 process.stdout.write(
-  `${RT}, ${WORKERS} worker(s), wrk -c${CONNS} ${SECONDS}s × ${ROUNDS}: median A ${Math.round(median(a))} rps, B ${Math.round(median(b))} rps; ` +
-    `B/A median ${median(ratios).toFixed(3)} (rounds ${Math.min(...ratios).toFixed(3)}–${Math.max(...ratios).toFixed(3)})\n`,
+  `${RT}, ${WORKERS} worker(s), wrk -c${CONNS} ${SECONDS}s × ${ROUNDS}: median A ${Math.round(median(a.map((x) => x.rps)))} rps ` +
+    `${median(a.map((x) => x.cpuUs)).toFixed(2)} µs/req, B ${Math.round(median(b.map((x) => x.rps)))} rps ${median(b.map((x) => x.cpuUs)).toFixed(2)} µs/req\n` +
+    `B/A requests/s ${span(a.map((x, i) => b[i].rps / x.rps))}; B/A CPU per request ${span(a.map((x, i) => b[i].cpuUs / x.cpuUs))}\n`,
 );

@@ -52,6 +52,14 @@ export interface Config {
   forwardedAllowIps: string[];
   /** Lower-case header name → the value that means https. */
   secureSchemeHeaders: Record<string, string>;
+  /** Bytes; 0 is no limit. */
+  maxRequestBody: number;
+  /** 0: the runtime's own limit. */
+  limitRequestLine: number;
+  limitRequestFields: number;
+  limitRequestFieldSize: number;
+  /** Seconds; 0 is off. */
+  requestTimeout: number;
 }
 
 /** The settings a worker sees: the command-line-only ones stay with the arbiter. */

@@ -49,14 +49,14 @@ export class Guvnor {
   readonly exited: Promise<Exit>;
   #exit?: Exit;
 
-  constructor(readonly rt: RuntimeName, args: string[], opts: { env?: Record<string, string>; cwd?: string; command?: string[] } = {}) {
+  constructor(readonly rt: RuntimeName, args: string[], opts: { env?: Record<string, string>; cwd?: string; command?: string[]; controlSocket?: "default" } = {}) {
     const [cmd, ...pre] = opts.command ?? cliCommand(rt);
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("GUVNOR_")) env[k] = v;
     delete env.PORT;
     delete env.WEB_CONCURRENCY;
     // No control socket unless a test asks for one: suites share the repository as their directory.
-    env.GUVNOR_CONTROL_SOCKET = "";
+    if (opts.controlSocket !== "default") env.GUVNOR_CONTROL_SOCKET = "";
     const child = spawn(cmd, [...pre, ...args], { cwd: opts.cwd ?? ROOT, env: { ...env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
     this.pid = child.pid!;
     child.stdout!.on("data", (d) => (this.stdout += d));

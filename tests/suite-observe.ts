@@ -3,10 +3,11 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { cleanup, cliCommand, continuousLoad, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, tmpDir } from "./helpers.ts";
+import { boot, cleanup, cliCommand, continuousLoad, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("observe-app.ts");
 
@@ -90,7 +91,6 @@ export function observeSuite(rt: RuntimeName): void {
   describe(`guvnor on ${rt}: control socket and guvnor ctl`, () => {
     it("status, workers, scale, kill under load, bad input, stop; JSON logs", async () => {
       const dir = tmpDir(), port = await freePort(), sock = path.join(dir, "guvnor.ctl"), base = `http://127.0.0.1:${port}`;
-      // The default: guvnor.ctl in the directory guvnor runs in.
       const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-w", "2", "--control-socket", "guvnor.ctl", "--log-format", "json", "--access-logfile", "-", APP], { cwd: dir });
       await g.ready(2, `${base}/`);
       const st = fs.lstatSync(sock);
@@ -172,9 +172,11 @@ export function observeSuite(rt: RuntimeName): void {
       for (const key of ["time", "remote_addr", "path", "status", "bytes", "duration_s", "user_agent", "referer"]) assert.ok(key in access[0], key);
     });
 
-    it("the control socket keeps working through a USR2 upgrade; a path that cannot be made is a warning", async () => {
-      const dir = tmpDir(), port = await freePort(), sock = path.join(dir, "guvnor.ctl");
-      const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--control-socket", sock, APP], { cwd: dir });
+    it("the control socket is guvnor.ctl after --chdir, keeps working through a USR2 upgrade; a path that cannot be made is a warning", async () => {
+      const dir = tmpDir(), port = await freePort(), sock = path.join(dir, "app", "guvnor.ctl");
+      fs.mkdirSync(path.join(dir, "app"));
+      // The default: guvnor.ctl in the directory guvnor runs in, after --chdir.
+      const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--chdir", "app", APP], { cwd: dir, controlSocket: "default" });
       await g.ready(1, `http://127.0.0.1:${port}/`);
       assert.equal((await ctl(rt, sock, "upgrade")).code, 0);
       const child = Number((await g.waitFor(/Started new arbiter \(pid: (\d+)\)/))[1]);
@@ -234,6 +236,28 @@ export function observeSuite(rt: RuntimeName): void {
     });
   });
 
+  describe(`guvnor on ${rt}: a worker's news reaches the arbiter at once`, () => {
+    it("a worker at --max-requests is replaced without waiting for the arbiter's next tick", async () => {
+      const { g, base } = await boot(rt, ["--max-requests", "2", APP]);
+      const late: number[] = [];
+      for (let round = 1; round <= 5; round++) {
+        await sleep(150); // the loop is back in its one-second sleep
+        await request(`${base}/`);
+        await request(`${base}/`); // the limit: the worker asks to be recycled
+        const t0 = performance.now();
+        const recycled = () => (g.stderr.match(/Recycling worker/g) ?? []).length >= round;
+        while (!recycled() && performance.now() - t0 < 5000) await sleep(2);
+        late.push(Math.round(performance.now() - t0));
+        await g.waitFor(new RegExp(`(Worker exiting[^]*){${round}}`));
+      }
+      process.stdout.write(`# ${rt}: max-requests recycle acted on after ${late.join(", ")} ms\n`);
+      // Without the wake-up channel each is a uniform draw from the one-second tick: five under
+      // 400 ms would happen about once in a hundred runs.
+      assert.ok(Math.max(...late) < 400, `acted on after ${late.join(", ")} ms`);
+      await stopCleanly(g);
+    });
+  });
+
   describe(`guvnor on ${rt}: --metrics-bind`, () => {
     it("/readyz is 503 until a worker serves and while stopping; /metrics counts every request by status class", async () => {
       const dir = tmpDir(), port = await freePort(), mport = await freePort(), base = `http://127.0.0.1:${port}`;
@@ -263,6 +287,30 @@ export function observeSuite(rt: RuntimeName): void {
       assert.equal(m.get(`guvnor_listen_queue_length{listener="${base}"}`), 0);
       assert.ok((m.get(`guvnor_worker_rss_bytes{pid="${g.workerPids()[0]}"}`) ?? 0) > 1_000_000);
       assert.ok([...m.keys()].some((k) => k.startsWith("guvnor_build_info{")));
+      assert.ok(m.has('guvnor_event_loop_lag_seconds{process="arbiter"}'));
+
+      // A worker whose event loop was stuck for 1.2 s shows it (the request itself is counted too).
+      const pid = g.workerPids()[0];
+      await request(`${base}/block?ms=1200`);
+      const lagKey = `guvnor_event_loop_lag_seconds{process="worker",pid="${pid}"}`;
+      let lag = 0;
+      for (const end = Date.now() + 5000; lag < 0.15 && Date.now() < end; await sleep(100)) lag = parseProm((await request(`${metrics}/metrics`)).body).get(lagKey) ?? 0;
+      assert.ok(lag >= 0.15, `worker lag ${lag}`);
+
+      // No worker accepting (WINCH): connections wait in the kernel's queue, and /metrics says how many.
+      g.signal("SIGWINCH");
+      await gone(g.workerPids());
+      assert.equal((await request(`${metrics}/readyz`)).status, 503, "nobody serves");
+      const waiting = await Promise.all([1, 2, 3].map(() => new Promise<net.Socket>((resolve) => {
+        const s = net.connect(port, "127.0.0.1", () => resolve(s));
+      })));
+      const queueKey = `guvnor_listen_queue_length{listener="${base}"}`;
+      let queued = 0;
+      for (const end = Date.now() + 5000; queued < 3 && Date.now() < end; await sleep(50)) queued = parseProm((await request(`${metrics}/metrics`)).body).get(queueKey) ?? -1;
+      assert.equal(queued, 3);
+      for (const s of waiting) s.destroy();
+      g.signal("SIGTTIN");
+      while ((await request(`${metrics}/readyz`)).status !== 200) await sleep(50);
 
       // A stop with a request in flight: /readyz turns 503 while the worker finishes it.
       const slow = request(`${base}/slow?ms=1500`);

@@ -6,6 +6,7 @@ import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
 import net from "node:net";
+import { CASES, outcomeOf, refused } from "./malformed.ts";
 import { alive, boot, cleanup, cliCommand, fixture, freePort, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const APP = fixture("robust-app.ts");
@@ -55,6 +56,18 @@ export function closedAfter(port: number, kind: "after-request" | "silent" | "dr
     s.on("data", () => {});
     s.on("error", () => {});
     s.on("close", () => done((Date.now() - t0) / 1000));
+  });
+}
+
+/** Sends `raw` on a fresh connection and resolves with everything read until the server closes (3 s at most). */
+export function rawExchange(port: number, raw: string | Uint8Array, capMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    let got = "";
+    const s = net.connect(port, "127.0.0.1", () => s.write(raw));
+    const t = setTimeout(() => s.destroy(), capMs);
+    s.on("data", (d) => (got += d));
+    s.on("error", () => {});
+    s.on("close", () => { clearTimeout(t); resolve(got); });
   });
 }
 
@@ -115,6 +128,7 @@ export function robustSuite(rt: RuntimeName): void {
         await sleep(1500);
         assert.ok(pids.every(alive), `workers alive: ${g.stderr}`);
         for (const s of idle) s.destroy();
+        await sleep(1000); // the workers see the closes and accept again
         const r = await request(`http://127.0.0.1:${port}/pid`, 8000);
         assert.equal(r.status, 200);
         assert.deepEqual(g.workerPids(), pids, "no worker was replaced");
@@ -143,6 +157,101 @@ export function robustSuite(rt: RuntimeName): void {
           assert.equal(await echo, "echo still there", "a WebSocket quiet for longer than --keep-alive stays open");
           ws.close();
         }
+        await stopCleanly(g);
+      });
+    }
+    for (const serving of ["native", "compat"]) {
+      it(`request limits answer 413/414/431 and --request-timeout answers 504 (--serving ${serving}); the worker serves on`, async () => {
+        const { g, base } = await boot(rt, ["--serving", serving, "--max-request-body", "1000", "--limit-request-line", "100",
+          "--limit-request-fields", "8", "--limit-request-field-size", "100", "--request-timeout", "1", APP]);
+        const [pid] = g.workerPids();
+        const post = (body: string | AsyncIterable<Uint8Array>) => request({ url: `${base}/echo`, method: "POST", body });
+        async function* chunks(n: number) {
+          for (let i = 0; i < n; i++) yield new Uint8Array(250);
+        }
+        assert.equal((await post("a".repeat(1001))).status, 413, "Content-Length over the limit");
+        assert.equal((await post(chunks(8))).status, 413, "a chunked body over the limit");
+        assert.equal((await post(chunks(2))).body, "got 500", "a chunked body under the limit");
+        assert.equal((await post("a".repeat(1000))).body, "got 1000");
+        assert.equal((await request(`${base}/${"x".repeat(100)}`)).status, 414);
+        const many = Object.fromEntries(Array.from({ length: 8 }, (_, i) => [`x-h${i}`, "1"]));
+        assert.equal((await request({ url: `${base}/`, headers: many })).status, 431, "too many fields");
+        assert.equal((await request({ url: `${base}/`, headers: { "x-big": "b".repeat(100) } })).status, 431, "a field too large");
+        const t0 = Date.now();
+        assert.equal((await request(`${base}/hold`)).status, 504);
+        assert.ok(Date.now() - t0 < 4000);
+        const streamed = await request(`${base}/drip?ms=3000`).then(() => "complete", (e) => `cut: ${e.message}`);
+        assert.match(streamed, /^cut/, "a body still streaming at the deadline is cut");
+        await sleep(200);
+        assert.equal((await request(`${base}/aborted`)).body, "1", "the app's request.signal aborted");
+        assert.match(g.stderr, /Request timeout \(1 s\): GET \/hold: no response yet: 504/);
+        assert.deepEqual(g.workerPids(), [pid]);
+        assert.equal((await request(`${base}/pid`)).body, String(pid));
+        await stopCleanly(g);
+      });
+    }
+    it("framework WebSockets on the native path: Hono's upgradeWebSocket (logged 101 with the address), Elysia's .ws() on Bun", async () => {
+      const log = path.join(tmpDir(), "access.log");
+      const hono = await boot(rt, ["--access-logfile", log, fixture("ws-hono.ts")]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${hono.port}/ws`, "hi"), "hono echo hi");
+      await sleep(100);
+      assert.match(fs.readFileSync(log, "utf8"), /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ws HTTP\/1\.1" 101 0 /m);
+      await stopCleanly(hono.g);
+      if (rt !== "bun") return;
+      const elysia = await boot(rt, [fixture("ws-elysia.ts")]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${elysia.port}/ws`, "hi"), "elysia echo hi");
+      await stopCleanly(elysia.g);
+    });
+
+    it("HUP with a WebSocket open and a request in flight: both last to --graceful-timeout, then a close frame and one log line", async () => {
+      const { g, port, base } = await boot(rt, ["--graceful-timeout", "2", APP]);
+      const ws = await openWs(`ws://127.0.0.1:${port}/ws`);
+      const closed = new Promise<{ code: number; at: number }>((r) => (ws.onclose = (e) => r({ code: e.code, at: Date.now() })));
+      const slow = request(`${base}/slow?ms=5000`, 10_000).then(() => "answered", () => "cut");
+      await sleep(300);
+      const t0 = Date.now();
+      g.signal("SIGHUP");
+      const c = await closed;
+      assert.equal(c.code, 1001, "a close frame: going away");
+      assert.ok(c.at - t0 > 1500, `the session lasted to the deadline (closed after ${c.at - t0} ms)`);
+      assert.equal(await slow, "cut");
+      await g.waitFor(/Graceful timeout \(2 s\): cut 1 request\(s\) and 1 WebSocket session\(s\)/);
+      await stopCleanly(g);
+    });
+    it("a WebSocket upgrade on the compat path is refused with 501 and one log line, not a 500", async () => {
+      const { g, port, base } = await boot(rt, ["--serving", "compat", APP]);
+      await assert.rejects(openWs(`ws://127.0.0.1:${port}/ws`));
+      const r = await request({ url: `${base}/ws`, headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
+      assert.equal(r.status, 501);
+      await g.waitFor(/WebSocket upgrade refused \(501\): the compat serving path has no WebSockets/);
+      assert.doesNotMatch(g.stderr, /Error handling request/);
+      await stopCleanly(g);
+    });
+    it("access log: requests the client gave up on get their line; a Host-less request's URL names the real port", async () => {
+      const log = path.join(tmpDir(), "access.log");
+      const { g, port, base } = await boot(rt, ["--access-logfile", log, APP]);
+      for (const target of ["/slow?ms=600", "/drip?ms=1500"]) {
+        await request(`${base}${target}`, 300).catch(() => "gave up");
+      }
+      const hostless = await rawExchange(port, "GET /url HTTP/1.0\r\n\r\n");
+      assert.match(hostless, new RegExp(`\r\n\r\nhttp://localhost:${port}/url$`), hostless);
+      await sleep(1500);
+      const lines = fs.readFileSync(log, "utf8");
+      assert.match(lines, /"GET \/slow\?ms=600 HTTP\/1\.1" 200 /, lines);
+      assert.match(lines, /"GET \/drip\?ms=1500 HTTP\/1\.1" 200 /, lines);
+      await stopCleanly(g);
+    });
+    for (const serving of ["native", "compat"]) {
+      it(`a corpus of ${CASES.length} malformed and smuggling requests is refused (--serving ${serving}); the worker lives and serves`, async () => {
+        const { g, port, base } = await boot(rt, ["--serving", serving, APP]);
+        const [pid] = g.workerPids();
+        const outcomes = await Promise.all(CASES.map(async (c) => ({ c, o: outcomeOf(await rawExchange(port, c.raw, 2000)) })));
+        const accepted = outcomes.filter(({ c, o }) => !c.smuggles && !refused(o.status)).map(({ c, o }) => `${c.name}: ${o.status}`);
+        assert.deepEqual(accepted, [], "each malformed request is answered 4xx (501/505) or closed");
+        assert.equal((await request(`${base}/smuggled-count`)).body, "0", "no hidden request reached the app");
+        assert.ok(alive(pid));
+        assert.deepEqual(g.workerPids(), [pid], "the worker was never replaced");
+        assert.match((await request(`${base}/pid`)).body, new RegExp(`^${pid}$`));
         await stopCleanly(g);
       });
     }

@@ -3,10 +3,11 @@
 // key, and a renewed certificate swapped in by HUP under load. Certificates are made at test time.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import process from "node:process";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { cleanup, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly } from "./helpers.ts";
-import { alpn, type Certs, fingerprintOf, getFrom, httpsGet, makeCerts } from "./tls-helpers.ts";
+import { alpn, type Certs, fingerprintOf, getFrom, httpsGet, makeCerts, twoOnOneConnection } from "./tls-helpers.ts";
 
 const APP = fixture("app.ts");
 const NODE_APP = fixture("tls-node-app.ts");
@@ -44,6 +45,8 @@ export function tlsSuite(rt: RuntimeName): void {
         assert.match(r.body, new RegExp(`^url=https://127\\.0\\.0\\.1:${port}/headers `));
         assert.equal(r.fingerprint, fingerprintOf(certs.a.cert));
         await g.waitFor(/127\.0\.0\.1 https GET \/headers HTTP\/1\.1 200/, 5000, "stdout");
+        // Keep-alive holds over TLS (without it every request pays a handshake).
+        assert.deepEqual(await twoOnOneConnection(port, certs.a.cert), ["HTTP/1.1 200", "HTTP/1.1 200"]);
         // Plain HTTP on the TLS port gets no answer from the app.
         const plain = await request(`http://127.0.0.1:${port}/`).then((x) => x.status, (e) => String(e.code ?? e));
         assert.notEqual(plain, 200);
@@ -52,6 +55,33 @@ export function tlsSuite(rt: RuntimeName): void {
         await stopCleanly(g);
       });
     }
+
+    it("serves https on a unix socket, never plain HTTP", async () => {
+      const sock = path.join(certs.dir, `${rt}.sock`);
+      const g = new Guvnor(rt, ["-b", `unix:${sock}`, "--runtime", rt, "--certfile", certs.a.cert, "--keyfile", certs.a.key, APP]);
+      await g.waitFor(/Using worker: fetch/);
+      const end = Date.now() + 10_000;
+      let r;
+      while (!(r = await httpsGet(0, "/u", { cacert: certs.a.cert, socketPath: sock }).catch(() => undefined)) && Date.now() < end) await sleep(50);
+      assert.equal(r?.body, "hello /u", g.stderr);
+      const plain = await request({ url: "http://localhost/u", socketPath: sock }).then((x) => x.status, (e) => String(e.code ?? e));
+      assert.notEqual(plain, 200, "plain HTTP on the TLS unix socket");
+      await stopCleanly(g);
+    });
+
+    it("--user: the workers serve with a key only root can read, and the app does not see it", { skip: process.getuid?.() !== 0 && "needs root" }, async () => {
+      fs.chmodSync(certs.a.key, 0o600);
+      const st = fs.statSync(certs.a.key);
+      assert.deepEqual([st.uid, st.mode & 0o077], [0, 0], "the key is root's alone");
+      const { g, port } = await startTls(["--user", "nobody", "--group", "nogroup", APP]);
+      for (const w of g.workerPids()) assert.equal(Number(fs.readFileSync(`/proc/${w}/status`, "utf8").match(/^Uid:\s+(\d+)/m)![1]), 65534);
+      assert.equal((await httpsGet(port, "/hi", { cacert: certs.a.cert })).body, "hello /hi");
+      // The arbiter handed the key over in a memfd the worker read and closed: not in the
+      // environment, which the worker's user could read in /proc for the worker's whole life.
+      assert.equal((await httpsGet(port, "/env?name=GUVNOR_WORKER", { cacert: certs.a.cert })).body, "(unset)");
+      for (const w of g.workerPids()) assert.doesNotMatch(fs.readFileSync(`/proc/${w}/environ`, "latin1"), /PRIVATE KEY/);
+      await stopCleanly(g);
+    });
 
     it("-k node: client certificates required; the app sees the verified peer", async () => {
       const { g, port } = await startTls(["-k", "node", "--ca-certs", certs.ca, "--cert-reqs", "required", NODE_APP]);

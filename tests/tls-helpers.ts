@@ -53,13 +53,15 @@ export interface HttpsOptions {
   client?: { cert: string; key: string };
   headers?: Record<string, string>;
   timeoutMs?: number;
+  /** Connect to this unix socket instead (the certificate is checked for "localhost"). */
+  socketPath?: string;
 }
 
 /** One GET over a fresh TLS connection. */
 export function httpsGet(port: number, pathname: string, o: HttpsOptions): Promise<HttpsReply> {
   return new Promise((resolve, reject) => {
     const req = https.request({
-      host: "127.0.0.1", port, path: pathname, agent: false, ca: fs.readFileSync(o.cacert), headers: o.headers,
+      host: o.socketPath ? "localhost" : "127.0.0.1", port, socketPath: o.socketPath, path: pathname, agent: false, ca: fs.readFileSync(o.cacert), headers: o.headers,
       ...(o.client ? { cert: fs.readFileSync(o.client.cert), key: fs.readFileSync(o.client.key) } : {}),
       timeout: o.timeoutMs ?? 5000,
     }, (res) => {
@@ -105,5 +107,26 @@ export function getFrom(localAddress: string, port: number, pathname: string, he
     req.on("timeout", () => req.destroy(new Error("request timed out")));
     req.on("error", reject);
     req.end();
+  });
+}
+
+/** Sends two requests, one after the other, on one TLS connection; resolves with the status lines answered. */
+export function twoOnOneConnection(port: number, cacert: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const req = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let data = "", sent = 1;
+    const lines = () => data.match(/HTTP\/1\.1 \d+/g) ?? [];
+    const s = tls.connect({ host: "127.0.0.1", port, ca: fs.readFileSync(cacert), ALPNProtocols: ["http/1.1"] }, () => s.write(req));
+    s.setEncoding("utf8");
+    s.setTimeout(5000, () => s.destroy());
+    s.on("data", (d) => {
+      data += d;
+      if (lines().length === 1 && sent === 1) {
+        sent = 2;
+        s.write(req);
+      } else if (lines().length === 2) s.end();
+    });
+    s.on("close", () => resolve(lines()));
+    s.on("error", reject);
   });
 }

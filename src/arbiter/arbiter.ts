@@ -19,7 +19,7 @@ import { type ArbiterContext, realContext } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
 import { VERSION } from "../version.ts";
 import { Observer } from "../control/observer.ts";
-import { readCounters } from "../control/counters.ts";
+import { readCounters, readLag } from "../control/counters.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
@@ -68,7 +68,8 @@ export class Arbiter {
       log: opts.log,
       view: () => ({
         generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
-        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.counters()) })),
+        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.counters()), lagSeconds: readLag(w.board.counters()) })),
+        slotFds: this.#sockets.slots && Array.from({ length: this.#sockets.slots.count }, (_, i) => this.#sockets.slots!.fdsFor(i)),
         stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
       }),
       verbs: {

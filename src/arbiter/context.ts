@@ -4,8 +4,9 @@ import fs from "node:fs";
 import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
-import { closeFd, createSharedFile, mapShared } from "../sys/memory.ts";
+import { closeFd, createFileWith, createSharedFile, mapShared } from "../sys/memory.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
+import { WakeChannel } from "./wake.ts";
 
 /** A scoreboard the arbiter made for one worker: the descriptor to hand over, and its own view. */
 export interface NewScoreboard {
@@ -26,6 +27,8 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
   createSharedMemory(bytes: number): number;
+  /** A close-on-exec descriptor of anonymous memory holding `data` (a secret for one child). */
+  createFileWith(data: Uint8Array): number;
   /** Closes a descriptor of ours once the child holds its copy. */
   closeFd(fd: number): void;
   /** SIGKILLs what is left of a process group (what a dead worker forked). */
@@ -33,6 +36,8 @@ export interface ArbiterContext {
   /** Resident memory of a process in bytes, 0 when unknown. */
   rssBytes(pid: number): number;
   now(): number;
+  /** The write end of a channel on which any child wakes `onWake` (arbiter/wake.ts), close-on-exec; undefined where there is none. */
+  openWakeChannel?(onWake: () => void): number | undefined;
 }
 
 export const realContext: ArbiterContext = {
@@ -61,6 +66,7 @@ export const realContext: ArbiterContext = {
     }
   },
   createSharedMemory: (bytes) => createSharedFile(bytes, ""),
+  createFileWith,
   closeFd,
   killGroup(pgid) {
     try {
@@ -78,4 +84,11 @@ export const realContext: ArbiterContext = {
     }
   },
   now: () => Date.now(),
+  openWakeChannel(onWake) {
+    try {
+      return WakeChannel.open(onWake).writeFd;
+    } catch {
+      return undefined; // the loop's tick still reads every scoreboard
+    }
+  },
 };

@@ -3,7 +3,6 @@
 // inherits the other and writes a byte. A worker running as --user cannot signal a root
 // arbiter, but it can write to a descriptor it was given. What it writes is never read as data,
 // and a worker that writes without pause wakes the loop at most once per MIN_GAP_MS.
-import type { Logger } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 import * as libc from "../sockets/libc.ts";
 
@@ -18,20 +17,10 @@ export class WakeChannel {
     this.#unwatch = runtime.watchFd(readFd, () => this.#fire(onWake));
   }
 
-  /** The channel, or undefined (with a debug line) where it cannot be made: the loop's tick still finds the news. */
-  static open(onWake: () => void, log: Logger): WakeChannel | undefined {
-    try {
-      const [r, w] = libc.socketpair();
-      return new WakeChannel(r, w, onWake);
-    } catch (err) {
-      log.debug(`No wake-up channel: ${(err as Error).message}`);
-      return undefined;
-    }
-  }
-
-  /** A descriptor of the write end for one child (inheritable); close it once the child is spawned. */
-  forChild(): number {
-    return libc.dupInheritable(this.writeFd);
+  /** The channel; throws where it cannot be made (then the loop's tick still finds the news). */
+  static open(onWake: () => void): WakeChannel {
+    const [r, w] = libc.socketpair();
+    return new WakeChannel(r, w, onWake);
   }
 
   close(): void {

@@ -47,7 +47,7 @@ export interface WorkerTableOptions {
   workerCommand: (cfg: Config) => string[];
   /** The config file and the worker-side hooks it defines, or null. */
   workerHooks: () => { file: string; names: string[] } | null;
-  /** Called when any worker exits, to wake the arbiter's loop. */
+  /** Called when any worker exits or has news (it serves, it asks to be recycled), to wake the arbiter's loop. */
   onExit: () => void;
 }
 
@@ -60,6 +60,7 @@ export class WorkerTable {
   readonly #release = new Map<WorkerRecord, () => void>();
   #age = 0;
   #balance?: number;
+  #wake?: number;
 
   constructor(readonly opts: WorkerTableOptions) {}
 
@@ -80,8 +81,12 @@ export class WorkerTable {
     const slot = this.#freeSlot(generation);
     const sockets = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
     const balance = this.slots ? [] : this.#balanceFd();
+    const wake = this.#wakeFd();
     const sb: NewScoreboard = ctx.createScoreboard(cfg.workerTmpDir);
-    const fds = [...sockets, ...balance, sb.fd];
+    const material = tlsMaterialFor(cfg);
+    const secret = material && new TextEncoder().encode(JSON.stringify(material));
+    const tls = secret ? [ctx.createFileWith(secret)] : [];
+    const fds = [...sockets, ...balance, ...wake, sb.fd, ...tls];
     const childFds = ctx.childFds(fds);
     const age = ++this.#age;
     const { config: _file, checkConfig: _check, printConfig: _print, ...workerCfg } = cfg;
@@ -90,25 +95,27 @@ export class WorkerTable {
       age,
       ppid: process.pid,
       sockets: this.listeners.map((l, i) => ({ fd: childFds[i], address: l.address, kind: l.kind })),
-      scoreboardFd: childFds[fds.length - 1],
+      scoreboardFd: childFds[sockets.length + balance.length + wake.length],
       balanceFd: balance.length ? childFds[sockets.length] : undefined,
+      wakeFd: wake.length ? childFds[sockets.length + balance.length] : undefined,
       cfg: workerCfg,
       cwd,
       hooks: this.opts.workerHooks(),
       ids,
-      tls: tlsMaterialFor(cfg),
+      tls: secret ? { fd: childFds[fds.length - 1], bytes: secret.length } : undefined,
     };
     const env = workerEnv(launchEnvironment(), cfg.env, state);
     let handle: ChildProcessHandle;
     try {
       const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
-      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, sb.fd] });
+      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd, ...tls] });
       handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
     } catch (err) {
       sb.release();
       throw err;
     } finally {
       ctx.closeFd(sb.fd); // the child has its copy; no later child may inherit ours
+      for (const fd of tls) ctx.closeFd(fd);
     }
     const rec: WorkerRecord = {
       pid: handle.pid, age, generation, handle, board: sb.board, spawnedAt: ctx.now(), slot, serving: false, recycling: false, retiring: false,
@@ -136,6 +143,12 @@ export class WorkerTable {
       this.opts.log.debug(`No balance table: ${(err as Error).message}`);
     }
     return this.#balance < 0 ? [] : [this.#balance];
+  }
+
+  /** The wake-up channel every worker writes to when it has news (arbiter/wake.ts), made at the first spawn. */
+  #wakeFd(): number[] {
+    this.#wake ??= this.opts.ctx.openWakeChannel?.(() => this.opts.onExit()) ?? -1;
+    return this.#wake < 0 ? [] : [this.#wake];
   }
 
   /** The lowest slot no serving worker of `generation` holds: a replaced worker's slot goes to its replacement. */

@@ -23,7 +23,7 @@ function argsFromSettings(): ArgsDef {
 }
 
 export const command = defineCommand({
-  meta: { name: "guvnor", version: VERSION, description: "Pre-fork process manager for Bun and Deno apps (gunicorn's model)" },
+  meta: { name: "guvnor", version: VERSION, description: "Pre-fork process manager for Bun and Deno apps (gunicorn's model). `guvnor ctl --help`: see and steer a running one." },
   args: argsFromSettings(),
   async run({ rawArgs }) {
     return await runCli(rawArgs);

@@ -51,10 +51,11 @@ export function formatStatus(s: StatusData): string {
 
 export function formatWorkers(rows: WorkerRow[]): string {
   return table(
-    ["PID", "AGE", "GEN", "STATE", "UPTIME", "REQUESTS", "IN FLIGHT", "RSS", "CPU%", "BEAT"],
+    ["PID", "AGE", "GEN", "STATE", "UPTIME", "REQUESTS", "IN FLIGHT", "RSS", "CPU%", "BEAT", "LAG"],
     rows.map((w) => [
       w.pid, w.age, w.generation, w.state, duration(w.uptime_s), dash(w.requests), dash(w.in_flight),
       dash(w.rss_bytes, bytes), dash(w.cpu_percent, (n) => n.toFixed(1)), dash(w.heartbeat_age_s, (n) => `${n.toFixed(1)}s`),
+      dash(w.event_loop_lag_s, ms),
     ]),
   );
 }

@@ -232,6 +232,28 @@ export const SETTINGS: readonly Setting[] = [
     defaultDoc: "`X-Forwarded-Protocol=ssl`, `X-Forwarded-Proto=https`, `X-Forwarded-SSL=on`",
     doc: "Headers a trusted proxy sets on https requests, and their values (gunicorn's `secure_scheme_headers`; a config file may give an object). A request from a trusted proxy with one of them is https; one whose headers disagree is refused with 400.",
   },
+  // Request limits and timeouts (docs/limits.md says who enforces each, per runtime and path).
+  {
+    key: "maxRequestBody", flag: "max-request-body", meta: "BYTES", section: "Server", parse: int(0, "a whole number of bytes, 0 or more"),
+    default: 134_217_728, defaultDoc: "`134217728` (128 MiB, Bun's own default)",
+    doc: "Largest request body a worker accepts; a larger one is answered 413 (Content-Length over it: before the app runs; a chunked body: when the app reads past it). 0 is no limit.",
+  },
+  {
+    key: "limitRequestLine", flag: "limit-request-line", meta: "BYTES", section: "Server", parse: int(0, "a whole number of bytes, 0 or more"), default: 0,
+    defaultDoc: "`0` (the runtime's own limit)", doc: "Longest request line (method, target, version); a longer one is answered 414. 0 leaves it to the runtime.",
+  },
+  {
+    key: "limitRequestFields", flag: "limit-request-fields", meta: "N", section: "Server", parse: int(0, "a whole number, 0 or more"), default: 0,
+    defaultDoc: "`0` (the runtime's own limit)", doc: "Most header fields in a request; more are answered 431. 0 leaves it to the runtime.",
+  },
+  {
+    key: "limitRequestFieldSize", flag: "limit-request-field-size", meta: "BYTES", section: "Server", parse: int(0, "a whole number of bytes, 0 or more"), default: 0,
+    defaultDoc: "`0` (the runtime's own limit)", doc: "Largest header field (name and value); a larger one is answered 431. 0 leaves it to the runtime.",
+  },
+  {
+    key: "requestTimeout", flag: "request-timeout", meta: "S", section: "Server", parse: seconds(0), default: 0, defaultDoc: "`0` (off)",
+    doc: "A request still being answered after this many seconds is cut: 504 if no response has started, else its connection is closed; the app's `request.signal` is aborted and the worker serves on.",
+  },
 ];
 
 /** The default --max-workers: 8 per CPU, at least 16 (gunicorn suggests 2-4 per CPU; the rest is headroom for I/O-bound apps). */

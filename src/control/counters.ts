@@ -65,12 +65,27 @@ export function quantile(c: WorkerCounters, q: number): number | null {
 
 // Where the counters sit in the worker's shared counter array (Float64: integers stay exact to 2^53).
 const BY_CLASS = 0, IN_FLIGHT = 5, SUM = 6, BUCKETS = 7;
-/** Doubles the counters take in the shared array. */
+/** Doubles the counters take in the shared array; then the worker's event-loop lag (a gauge). */
 export const COUNTER_SLOTS = BUCKETS + LATENCY_BOUNDS.length + 1;
+const LAG = COUNTER_SLOTS;
+
+/** Worker: how late its heartbeat timer fired (seconds), as a gauge for the arbiter. */
+export function writeLag(a: Float64Array, seconds: number): void {
+  a[LAG] = seconds;
+}
+
+/** Arbiter: a worker's last event-loop lag in seconds, clamped to 0..1 day. */
+export function readLag(a: Float64Array): number {
+  const x = a[LAG];
+  return Number.isFinite(x) && x > 0 ? Math.round(Math.min(x, 86_400) * 1e6) / 1e6 : 0;
+}
 
 /**
  * Worker: counts into shared memory. Per request: one clock read at the start, one at the end,
- * and five stores; nothing else happens on the request's path.
+ * and five stores; nothing else happens on the request's path. The clock is Date.now(): half the
+ * cost of performance.now() on Deno (about 50 against 110 ns, Bun 45 against 50), and whole
+ * milliseconds are fine for buckets from 5 ms up; the sum stays right on average, since both
+ * ends are truncated alike.
  */
 export class CounterWriter {
   constructor(readonly a: Float64Array) {
@@ -80,12 +95,12 @@ export class CounterWriter {
   /** A request arrived; pass what it returns to finished(). */
   started(): number {
     this.a[IN_FLIGHT]++;
-    return performance.now();
+    return Date.now();
   }
 
   /** Its response is ready (status known). */
   finished(status: number, t0: number): void {
-    const s = (performance.now() - t0) / 1000, a = this.a;
+    const s = Math.max(0, Date.now() - t0) / 1000, a = this.a; // never negative, should the wall clock step back
     a[IN_FLIGHT]--;
     a[BY_CLASS + classOf(status)]++;
     a[SUM] += s;

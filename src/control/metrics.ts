@@ -11,7 +11,7 @@ export const WORKER_STATES: readonly WorkerState[] = ["booting", "serving", "rec
 export interface MetricsSnapshot {
   /** Every request the workers counted, those of workers that have exited included; null when they publish nothing. */
   counters: WorkerCounters | null;
-  workers: { pid: number; state: WorkerState; rssBytes: number | null }[];
+  workers: { pid: number; state: WorkerState; rssBytes: number | null; lagSeconds: number | null }[];
   restarts: Record<RestartCause, number>;
   eventLoopLagSeconds: number;
   listeners: { address: string; queue: number | null }[];
@@ -59,8 +59,9 @@ export function renderMetrics(s: MetricsSnapshot): string {
   family("guvnor_worker_rss_bytes", "gauge", "Resident memory of each worker.");
   for (const w of s.workers) if (w.rssBytes !== null) sample("guvnor_worker_rss_bytes", { pid: String(w.pid) }, w.rssBytes);
 
-  family("guvnor_event_loop_lag_seconds", "gauge", "How late the arbiter's last timer fired: a busy or stalled arbiter.");
-  sample("guvnor_event_loop_lag_seconds", {}, s.eventLoopLagSeconds);
+  family("guvnor_event_loop_lag_seconds", "gauge", "How late a process's last timer fired: how long its event loop was busy.");
+  sample("guvnor_event_loop_lag_seconds", { process: "arbiter" }, s.eventLoopLagSeconds);
+  for (const w of s.workers) if (w.lagSeconds !== null) sample("guvnor_event_loop_lag_seconds", { process: "worker", pid: String(w.pid) }, w.lagSeconds);
 
   family("guvnor_listen_queue_length", "gauge", "Connections the kernel has queued on a listener that no worker has accepted yet (TCP).");
   for (const l of s.listeners) if (l.queue !== null) sample("guvnor_listen_queue_length", { listener: l.address }, l.queue);

@@ -8,50 +8,16 @@ import type { Config } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { addCounters, emptyCounters, quantile, total, type WorkerCounters } from "./counters.ts";
 import { MetricsServer } from "./http.ts";
-import { renderMetrics, RESTART_CAUSES, type RestartCause } from "./metrics.ts";
+import { renderMetrics } from "./metrics.ts";
+import { RestartCounts } from "./restarts.ts";
 import * as libc from "../sockets/libc.ts";
-import { acceptQueues, CpuSampler, rssBytes } from "./procfs.ts";
+import { CpuSampler, listenerQueues, rssBytes } from "./procfs.ts";
 import { type ControlTarget, ControlError, type ScaleData, type StatsData, type StatusData, type WorkerRow, type WorkerState } from "./protocol.ts";
 import { ControlServer } from "./server.ts";
 import { CONTROL_FD_ENV, METRICS_FD_ENV } from "../handoff.ts";
+import type { ArbiterVerbs, ArbiterView, ObservedWorker } from "./view.ts";
 
-/** A worker as the arbiter's table holds it. */
-export interface ObservedWorker {
-  readonly pid: number;
-  readonly age: number;
-  readonly generation: number;
-  readonly spawnedAt: number;
-  readonly serving: boolean;
-  readonly recycling: boolean;
-  readonly retiring: boolean;
-  /** The last signal the arbiter sent it. */
-  readonly sent?: string;
-  /** When it last showed its event loop alive (ms since the epoch), null before it serves. */
-  readonly beatAt?: number | null;
-  /** What it counted, when its worker class counts requests. */
-  readonly counters?: WorkerCounters;
-}
-
-export interface ArbiterView {
-  readonly generation: number;
-  readonly numWorkers: number;
-  readonly cfg: Config;
-  readonly listeners: readonly { fd: number; address: string }[];
-  readonly workers: readonly ObservedWorker[];
-  readonly stopping: boolean;
-  readonly reloading: boolean;
-  readonly upgradeChild?: number;
-  readonly upgradeParent?: number;
-}
-
-/** What the control socket may make the arbiter do; the loop acts on them as it does on signals. */
-export interface ArbiterVerbs {
-  setWorkers(n: number): Promise<void>;
-  /** Queues a signal for the loop, as if it had been sent (HUP, USR1, USR2, TERM, INT). */
-  signal(sig: "SIGHUP" | "SIGUSR1" | "SIGUSR2" | "SIGTERM" | "SIGINT"): void;
-  /** Marks a worker to be replaced, its replacement first; false if there is no such worker. */
-  recycle(pid: number, why: string): boolean;
-}
+export type { ArbiterVerbs, ArbiterView, ObservedWorker } from "./view.ts";
 
 export interface ObserverOptions {
   view: () => ArbiterView;
@@ -71,8 +37,7 @@ export class Observer implements ControlTarget {
   #lastTick = Date.now();
   /** Counters of workers that have exited, so totals never go down. */
   readonly #gone = emptyCounters();
-  readonly #restarts = Object.fromEntries(RESTART_CAUSES.map((c) => [c, 0])) as Record<RestartCause, number>;
-  readonly #causes = new Map<number, RestartCause>();
+  readonly #restarts = new RestartCounts();
   readonly #cpu = new CpuSampler();
   #lastStats?: { n: number; at: number };
 
@@ -134,25 +99,13 @@ export class Observer implements ControlTarget {
 
   /** A worker is being replaced; `why` as the arbiter logs it. */
   recycling(pid: number, why: string): void {
-    this.#causes.set(pid, /max-requests/.test(why) ? "max_requests" : /max-worker-memory/.test(why) ? "max_worker_memory" : "requested");
+    this.#restarts.recycling(pid, why);
   }
 
   /** A worker has exited: keep its counters (read just before it left the table) and count the restart. */
   exited(w: ObservedWorker, status: ExitStatus, last: WorkerCounters | undefined): void {
     if (last) addCounters(this.#gone, { ...last, inFlight: 0 });
-    const cause = this.#causes.get(w.pid) ?? this.#cause(w, status);
-    this.#causes.delete(w.pid);
-    if (cause) this.#restarts[cause]++;
-  }
-
-  #cause(w: ObservedWorker, status: ExitStatus): RestartCause | undefined {
-    const v = this.opts.view();
-    if (v.stopping) return undefined;
-    if (w.sent === "SIGABRT" || (w.sent === "SIGKILL" && !status.code)) return "timeout";
-    if (w.generation < v.generation || (w.generation > v.generation)) return "reload";
-    if (w.retiring && w.sent === "SIGTERM") return undefined; // fewer workers wanted: not a restart
-    if (status.signal) return "signal";
-    return "crash";
+    this.#restarts.exited(w, status, this.opts.view());
   }
 
   get live(): boolean {
@@ -203,6 +156,7 @@ export class Observer implements ControlTarget {
         rss_bytes: rssBytes(w.pid),
         cpu_percent: this.#cpu.percent(w.pid, uptime),
         heartbeat_age_s: w.beatAt ? Math.round((now - w.beatAt) / 100) / 10 : null,
+        event_loop_lag_s: w.lagSeconds ?? null,
       };
     });
   }
@@ -212,7 +166,6 @@ export class Observer implements ControlTarget {
     const n = c ? total(c) : null;
     const since = this.#lastStats ?? { n: 0, at: this.startedAt };
     if (n !== null) this.#lastStats = { n, at: now };
-    const queues = acceptQueues(v.listeners.map((l) => l.fd));
     return {
       requests: n,
       by_status: c ? { "1xx": c.byClass[0], "2xx": c.byClass[1], "3xx": c.byClass[2], "4xx": c.byClass[3], "5xx": c.byClass[4] } : null,
@@ -220,8 +173,8 @@ export class Observer implements ControlTarget {
       in_flight: c ? c.inFlight : null,
       p50_s: c ? quantile(c, 0.5) : null,
       p99_s: c ? quantile(c, 0.99) : null,
-      restarts: { ...this.#restarts },
-      listeners: v.listeners.map((l, i) => ({ address: l.address, queue: queues[i] })),
+      restarts: { ...this.#restarts.counts },
+      listeners: this.#queues(v),
       event_loop_lag_s: Math.round(this.#lag * 1e6) / 1e6,
     };
   }
@@ -267,19 +220,24 @@ export class Observer implements ControlTarget {
     if (!w) throw new ControlError(`kill: no worker with pid ${pid} (guvnor ctl workers lists them)`);
     if (w.retiring || w.recycling) return;
     if (!this.opts.verbs.recycle(pid, "guvnor ctl kill")) throw new ControlError(`kill: no worker with pid ${pid}`);
-    this.#causes.set(pid, "ctl");
+    this.#restarts.killed(pid);
   }
 
   metricsText(): string {
     const v = this.opts.view();
     return renderMetrics({
       counters: this.#totals(),
-      workers: v.workers.map((w) => ({ pid: w.pid, state: stateOf(w), rssBytes: rssBytes(w.pid) })),
-      restarts: this.#restarts,
+      workers: v.workers.map((w) => ({ pid: w.pid, state: stateOf(w), rssBytes: rssBytes(w.pid), lagSeconds: w.lagSeconds ?? null })),
+      restarts: this.#restarts.counts,
       eventLoopLagSeconds: Math.round(this.#lag * 1e6) / 1e6,
-      listeners: this.stats().listeners,
+      listeners: this.#queues(v),
       build: { version: VERSION, runtime: runtime.name, runtimeVersion: runtime.version, workerRuntime: v.cfg.runtime },
     });
+  }
+
+  #queues(v: ArbiterView): { address: string; queue: number | null }[] {
+    const queues = listenerQueues(v.listeners.map((l) => l.fd), v.slotFds);
+    return v.listeners.map((l, i) => ({ address: l.address, queue: queues[i] }));
   }
 
   /** Every request counted so far, or null while no worker publishes counters. */

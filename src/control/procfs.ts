@@ -85,3 +85,11 @@ export function acceptQueues(fds: number[]): (number | null)[] {
   }
   return inodes.map((i) => (i === null ? null : byInode.get(i) ?? null));
 }
+
+/** Each listener's accept queue; with --reuse-port, the sum over its slot sockets (slot × listener). */
+export function listenerQueues(fds: readonly number[], slotFds: readonly (readonly number[])[] = []): (number | null)[] {
+  const perListener = fds.map((fd, j) => [...new Set([fd, ...slotFds.map((slot) => slot[j])])]);
+  const all = perListener.flat(), queue = acceptQueues(all);
+  const byFd = new Map(all.map((fd, i) => [fd, queue[i]]));
+  return perListener.map((group) => group.reduce<number | null>((sum, fd) => (byFd.get(fd) == null ? sum : (sum ?? 0) + byFd.get(fd)!), null));
+}

@@ -41,6 +41,8 @@ export interface WorkerRow {
   cpu_percent: number | null;
   /** Seconds since the worker last showed its event loop alive; null before it serves. */
   heartbeat_age_s: number | null;
+  /** How late the worker's heartbeat timer last fired: its event loop's lag. */
+  event_loop_lag_s: number | null;
 }
 
 export interface ListenerRow {

@@ -3,7 +3,7 @@ import { constants } from "node:crypto";
 import net from "node:net";
 import tls from "node:tls";
 import process from "node:process";
-import type http from "node:http";
+import http from "node:http";
 import type { RemoteAddr } from "../types.ts";
 import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
@@ -60,6 +60,11 @@ export const bun: Runtime = {
     return !p || p === -1 ? null : ffi.toArrayBuffer(pointer, 0, length);
   },
 
+  nodeServer(listener: http.RequestListener): { server: http.Server; connectionEvent: "connection" } {
+    // TLS is added at listen: Bun's https.Server does no handshake on a socket emitted to it.
+    return { server: http.createServer(listener), connectionEvent: "connection" };
+  },
+
   listenNodeOnFd(server: http.Server, fd: number, secure?: TlsServing): Promise<Closable> {
     // Bun's http.Server.listen({fd}) ignores the fd (listens on a random port), so
     // accept with node:net and hand each connection to the HTTP server. Bun's https.Server does
@@ -80,12 +85,20 @@ export const bun: Runtime = {
       fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
       websocket: opts.websocket,
       idleTimeout: opts.idleTimeout,
+      // Never Bun's development error page (it shows source lines to the client): a throw that
+      // escapes guvnor's own handling is a plain 500.
+      development: false,
+      error: () => new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } }),
+      // Bun answers 413 itself, for Content-Length and chunked bodies alike.
+      maxRequestBodySize: opts.maxRequestBody || Number.MAX_SAFE_INTEGER,
       ...(opts.tls ? { tls: bunTls(opts.tls) } : {}),
     });
     return {
       at: opts.at.kind === "unix" ? { path: opts.at.path } : { port: server.port },
       stop: () => server.stop(),
       abort: () => void server.stop(true),
+      pending: () => ({ requests: server.pendingRequests, sessions: server.pendingWebSockets }),
+      appServer: serverFor(server, (request) => upgradedRequests.add(request)),
       closesIdle: true,
       ended: new Promise<void>(() => {}),
     };
@@ -125,20 +138,55 @@ interface BunServer {
 }
 
 /** ServeInfo over Bun's server; the address is looked up only when the app asks for it. */
+/** Requests an app upgraded through the server object it holds (Elysia's app.server). */
+const upgradedRequests = new WeakSet<Request>();
+
+/**
+ * The Bun server as an app should hold it: upgrade() tells guvnor the connection became a
+ * WebSocket (the app then returns no Response), and requestIP() falls back to `fallback`'s
+ * request when the app passes a copy of it.
+ */
+function serverFor(bun: BunServer, upgraded: (r: Request) => void, fallback?: Request): BunServer {
+  return new Proxy(bun, {
+    get: (target, key) => {
+      if (key === "upgrade") {
+        return (r: Request, o?: unknown) => {
+          const ok = target.upgrade(r, o);
+          if (ok) upgraded(r);
+          return ok;
+        };
+      }
+      if (key === "requestIP") return (r: Request) => target.requestIP(r) ?? (fallback ? target.requestIP(fallback) : null);
+      const v = Reflect.get(target, key);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 class BunInfo implements NativeInfo {
-  upgraded = false;
-  constructor(readonly request: Request, readonly server: BunServer) {}
+  #upgraded = false;
+  #server?: BunServer;
+  constructor(readonly request: Request, readonly bun: BunServer) {}
+
+  get upgraded(): boolean {
+    return this.#upgraded || upgradedRequests.has(this.request);
+  }
+
+  /** The Bun server, for apps that take it from here (Hono's `c.env.server`). */
+  get server(): BunServer {
+    return (this.#server ??= serverFor(this.bun, () => (this.#upgraded = true), this.request));
+  }
 
   get remoteAddr(): RemoteAddr {
-    const ip = this.server.requestIP(this.request);
+    const ip = this.bun.requestIP(this.request);
     return ip ? { hostname: ip.address, port: ip.port, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
   }
 
   requestIP(request: Request): { address: string; port: number; family: string } | null {
-    return this.server.requestIP(request);
+    return this.bun.requestIP(request) ?? this.bun.requestIP(this.request);
   }
 
   upgrade(request: Request, options?: unknown): boolean {
-    return (this.upgraded = this.server.upgrade(request, options));
+    return (this.#upgraded = this.bun.upgrade(request, options));
   }
 }

@@ -1,7 +1,7 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
-import type http from "node:http";
+import http from "node:http";
+import https from "node:https";
 import net from "node:net";
-import tls from "node:tls";
 import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
 import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
@@ -65,18 +65,25 @@ export const deno: Runtime = {
     return p === 0n || p === 0xffffffffffffffffn ? null : Deno.UnsafePointerView.getArrayBuffer(pointer, length);
   },
 
-  listenNodeOnFd(server: http.Server, fd: number, secure?: TlsServing): Promise<Closable> {
-    // Deno's node:http and node:tls adopt the fd directly; a tls.Server does the handshake and
-    // passes each TLS socket to the HTTP server, as on Bun.
-    const acceptor = secure ? tls.createServer(nodeTlsOptions(secure), (socket) => server.emit("connection", socket)) : server;
+  nodeServer(listener: http.RequestListener, secure?: TlsServing): { server: http.Server; connectionEvent: "connection" | "secureConnection" } {
+    // An https.Server: a TLS socket emitted into Deno's http.Server is closed after one response
+    // (no keep-alive: a handshake per request, 30x the CPU). Its TLS sockets come with secureConnection.
+    if (secure) return { server: https.createServer(nodeTlsOptions(secure), listener), connectionEvent: "secureConnection" };
+    return { server: http.createServer(listener), connectionEvent: "connection" };
+  },
+
+  listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
+    // Deno's node:http (and node:https) adopts the fd directly.
     return new Promise((resolve, reject) => {
-      acceptor.once("error", reject);
+      server.once("error", reject);
       // close() stops accepting at once; open connections are the caller's to finish.
-      acceptor.listen({ fd }, () => resolve({ close: async () => void acceptor.close() }));
+      server.listen({ fd }, () => resolve({ close: async () => void server.close() }));
     });
   },
 
   serveNative(opts: NativeServeOptions): NativeServer {
+    // Deno.serve on a unix socket ignores cert and key: it would serve plain HTTP.
+    if (opts.tls && opts.at.kind === "unix") throw new Error("Deno.serve does not serve TLS on a unix socket");
     const secure = opts.tls && denoTls(opts.tls);
     const cut = new AbortController();
     const server = Deno.serve({

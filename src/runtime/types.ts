@@ -63,6 +63,8 @@ export interface NativeServeOptions {
    * such a request after its idleTimeout (10 s by default). Deno.serve has no such limit.
    */
   idleTimeout: number;
+  /** --max-request-body (0: none): Bun.serve enforces it itself; guvnor does on Deno. */
+  maxRequestBody?: number;
   /** Serve TLS; throws when this runtime's server cannot do what it asks (the compat path can). */
   tls?: TlsServing;
 }
@@ -75,6 +77,10 @@ export interface NativeServer {
   stop(): Promise<void>;
   /** Cuts every connection now (Deno, after stop(): nothing; the process exit cuts them). */
   abort(): void;
+  /** The server object an app that keeps one should hold (Elysia's `app.server`; Bun). */
+  readonly appServer?: unknown;
+  /** Requests in flight and WebSocket sessions open (Bun counts them; Deno cannot). */
+  pending?(): { requests: number; sessions: number };
   /** True when the server closes idle connections itself (Bun's idleTimeout); Deno.serve does not. */
   readonly closesIdle: boolean;
   /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
@@ -98,8 +104,13 @@ export interface Runtime {
   /** The native memory at a pointer as an ArrayBuffer (no copy: writes go to that memory), or null for NULL/MAP_FAILED. */
   memoryAt(pointer: unknown, length: number): ArrayBuffer | null;
   /**
+   * A node:http server for listenNodeOnFd, serving TLS with `tls`. Each accepted connection's
+   * socket — the one `req.socket` will be — comes with the event `connectionEvent`.
+   */
+  nodeServer(listener: http.RequestListener, tls?: TlsServing): { server: http.Server; connectionEvent: "connection" | "secureConnection" };
+  /**
    * Serves a node:http server on an inherited listening fd; the server still emits "connection".
-   * With `tls`, each connection is a TLS socket by then (node:tls does the handshake first).
+   * Give the `tls` the server was made with by nodeServer().
    */
   listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */

@@ -198,9 +198,3 @@ export function socketpair(): [number, number] {
   check("socketpair", fns.socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv));
   return [sv[0], sv[1]];
 }
-
-/** A second descriptor for what `fd` refers to, without close-on-exec: for one child to inherit. */
-export function dupInheritable(fd: number): number {
-  const F_DUPFD = 0;
-  return check("fcntl(F_DUPFD)", fns.fcntl(fd, F_DUPFD, 3));
-}

@@ -8,6 +8,8 @@ import { runtime } from "../runtime/index.ts";
 import { resetSignalToDefault, setParentDeathSignal } from "../sys/process.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
 import type { RecycleReason, Scoreboard } from "./scoreboard.ts";
+import type { ArbiterWake } from "./wake.ts";
+import { writeLag } from "../control/counters.ts";
 import type { TlsMaterial } from "../config/tls.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
@@ -37,6 +39,8 @@ export class Worker {
   hooks: Hooks = {};
   /** What this worker tells the arbiter: heartbeat, readiness, recycle requests (set by the bootstrap). */
   board?: Scoreboard;
+  /** Tells the arbiter to look at the scoreboard now (it serves, it asks to be recycled). */
+  wake?: ArbiterWake;
   #beatTimer?: ReturnType<typeof setInterval>;
   readonly #stopRequested = Promise.withResolvers<void>();
 
@@ -107,7 +111,21 @@ export class Worker {
   notify(): void {
     if (process.ppid !== this.ppid) return this.#orphaned();
     this.board?.beat();
-    this.#beatTimer ??= setInterval(() => this.notify(), Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000)));
+    if (this.#beatTimer) return;
+    this.wake?.wake(); // the first beat: serving, and the arbiter should know now, not at its next tick
+    const every = Math.max(100, Math.min(1000, (this.timeout * 1000) / 4 || 1000));
+    const counters = this.board?.counters(), lags: number[] = [];
+    let last = performance.now();
+    this.#beatTimer = setInterval(() => {
+      // How late this timer fired is how long the event loop was busy: the app's lag, for
+      // /metrics; the largest of the last 10 beats, so a scrape does not miss a stall.
+      const now = performance.now();
+      lags.push(Math.max(0, now - last - every) / 1000);
+      if (lags.length > 10) lags.shift();
+      if (counters) writeLag(counters, Math.max(...lags));
+      last = now;
+      this.notify();
+    }, every);
   }
 
   /** TERM: stop accepting, finish in-flight requests, exit. */
@@ -144,7 +162,7 @@ export class Worker {
    */
   requestRecycle(why: string, reason: RecycleReason = 2): void {
     this.log.info(`Asking to be recycled: ${why}`);
-    if (this.board) this.board.requestRecycle(reason);
+    if (this.board) this.board.requestRecycle(reason), this.wake?.wake();
     else this.handleExit(); // no arbiter to ask: stop gracefully
   }
 

@@ -13,11 +13,15 @@ import type { HttpServing, NodeListener } from "./http-compat.ts";
 import { type NativeServing, serveNative } from "./http-native.ts";
 import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
+import { serverNeeds } from "./frameworks.ts";
+import { errorResponse, isBodyTooLarge, limitChunkedBody, limitsOf, refusal, type RequestLimits, withDeadline } from "./limits.ts";
 import { applyForwarded, FORWARDED, type Forwarded, forwardFetch } from "./forwarded.ts";
 
 export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
   #native?: NativeServing;
+  #limits?: RequestLimits;
+  #saidNoWebSocket = false;
   protected override nodeRequestHooks = false;
 
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
@@ -33,7 +37,7 @@ export class FetchWorker extends HttpWorker {
       this.log.info("Using worker: fetch (compat)");
       return super.serve();
     }
-    const websocket = (this.appExport as { websocket?: unknown } | undefined)?.websocket;
+    const { websocket, onServer } = serverNeeds(this.appExport);
     try {
       this.appFetch; // a Node-style app is a load error, not a reason to fall back
       // Bun's idleTimeout also cuts a slow response: tie it to the worker timeout, as gunicorn
@@ -41,8 +45,9 @@ export class FetchWorker extends HttpWorker {
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
       const balance = balanceTable();
       const serving = this.#native = serveNative({
-        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, log: this.log, tls: this.tlsServing, balance,
+        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, maxRequestBody: this.cfg.maxRequestBody, log: this.log, tls: this.tlsServing, balance,
       });
+      if (onServer && serving.appServer) onServer(serving.appServer);
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {
@@ -61,15 +66,33 @@ export class FetchWorker extends HttpWorker {
       const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage & { [FORWARDED]?: Forwarded } } } }).runtime?.node?.req;
       const f = req?.[FORWARDED]; // what a trusted proxy said, read on the node path (forwardNode)
       const { request: r, info } = f ? applyForwarded(f, request, serveInfo(req)) : { request, info: serveInfo(req) };
+      if (req?.headers.upgrade?.toLowerCase() === "websocket") return this.#noWebSocket();
       return this.#call(r, info) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
   }
 
+  /**
+   * A WebSocket upgrade on the compat path: neither Bun's server.upgrade() nor
+   * Deno.upgradeWebSocket() works on a node:http request, so say so (once) instead of a 500.
+   */
+  #noWebSocket(): Response {
+    if (!this.#saidNoWebSocket) {
+      this.log.warn("WebSocket upgrade refused (501): the compat serving path has no WebSockets; they need --serving native (Linux)");
+      this.#saidNoWebSocket = true;
+    }
+    return new Response("WebSockets need guvnor's native serving path\n", { status: 501, headers: { "content-type": "text/plain" } });
+  }
+
   #nativeHandler(): NativeHandler {
     const proxies = this.proxies;
     return (request, info) => {
-      const url = request.url;
+      let url = request.url;
+      const fixed = this.#native?.hostless(url);
+      if (fixed) {
+        const { method, headers, body } = request; // not its signal: Deno warns about listening to it
+        request = new Request((url = fixed), { method, headers, body, duplex: "half" } as RequestInit);
+      }
       this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
       // The balancer counts connections: the peer the connection has, before any proxy speaks.
       const balancer = this.#native?.balancer;
@@ -114,8 +137,24 @@ export class FetchWorker extends HttpWorker {
     }
   }
 
-  /** Calls the app, between the preRequest and postRequest hooks when the config defines them. */
+  /** Applies the request limits and --request-timeout, then calls the app. */
   #call(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
+    const l = (this.#limits ??= limitsOf(this.cfg));
+    const url = request.url, target = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    // Deno builds request.headers on first use (a quarter of a hello-world's throughput): look at
+    // them only when there is a body to limit, or a header limit is set.
+    const body = l.maxBody > 0 && request.body !== null;
+    const status = refusal(l, request.method, target, () => request.headers, body ? request.headers.get("content-length") : null);
+    if (status) return errorResponse(status);
+    const limited = body ? limitChunkedBody(request, l.maxBody) : request;
+    if (!this.cfg.requestTimeout) return this.#hooked(limited, info);
+    return withDeadline(limited, this.cfg.requestTimeout * 1000, (r) => this.#hooked(r, info), (what) => {
+      this.log.warn(`Request timeout (${this.cfg.requestTimeout} s): ${request.method} ${target.split("?")[0]}: ${what}`);
+    });
+  }
+
+  /** Calls the app, between the preRequest and postRequest hooks when the config defines them. */
+  #hooked(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
     if (!this.hooks.preRequest && !this.hooks.postRequest) return this.#callApp(request, info);
     return (async () => {
       await this.callHook("preRequest", request);
@@ -147,7 +186,9 @@ export class FetchWorker extends HttpWorker {
   }
 
   #fail(request: Request, err: unknown): Response {
-    const where = `Error handling request ${request.method} ${new URL(request.url).pathname}`;
+    if (isBodyTooLarge(err)) return errorResponse(413);
+    const url = request.url, at = url.indexOf("/", url.indexOf("//") + 2);
+    const where = `Error handling request ${request.method} ${(at === -1 ? url : url.slice(at)).split("?")[0]}`;
     if (typeof err === "string") this.log.error(`${where}: ${err}`);
     else this.log.error(where, err);
     return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } });

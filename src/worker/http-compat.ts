@@ -98,9 +98,9 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
   const acceptors: Closable[] = [];
   const listenAll = async () => {
     for (const s of opts.sockets) {
-      const server = http.createServer(onRequest);
+      const { server, connectionEvent } = runtime.nodeServer(onRequest, opts.tls);
       server.keepAliveTimeout = opts.keepAlive * 1000;
-      server.on("connection", onConnection);
+      server.on(connectionEvent, onConnection);
       server.on("clientError", (_err, socket) => {
         if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       });
@@ -125,7 +125,14 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
         for (const [socket, st] of conns) if (st.inflight === 0) socket.destroy();
       }, Math.min(graceMs, opts.keepAlive * 1000));
       // 3. Whatever is left at the graceful timeout is cut.
-      const hard = setTimeout(() => { for (const socket of conns.keys()) socket.destroy(); }, graceMs);
+      const hard = setTimeout(() => {
+        let cut = 0;
+        for (const [socket, st] of conns) {
+          cut += st.inflight;
+          socket.destroy();
+        }
+        if (cut) opts.log?.warn(`Graceful timeout (${graceMs / 1000} s): cut ${cut} request(s)`);
+      }, graceMs);
       await drained;
       clearTimeout(quiet);
       clearTimeout(hard);

@@ -26,6 +26,7 @@ export interface NativeOptions {
   idleTimeout: number;
   /** --keep-alive seconds: how long a connection may wait for its next request (or its first). */
   keepAlive: number;
+  maxRequestBody?: number;
   tls?: TlsServing;
   log: Logger;
   /** The table shared by the workers of the same sockets: when given, this worker balances (balance.ts). */
@@ -35,6 +36,10 @@ export interface NativeOptions {
 export interface NativeServing extends HttpServing {
   /** Set when balancing: the handler reports each request's connection to it. */
   readonly balancer?: Balancer;
+  /** See NativeServer.appServer. */
+  readonly appServer?: unknown;
+  /** The request URL a Host-less request should have had, when the runtime named the wrong port. */
+  hostless(url: string): string | undefined;
 }
 
 /**
@@ -43,6 +48,19 @@ export interface NativeServing extends HttpServing {
  * connection at once (Bun's stop() leaves it open). On loopback the request follows within a few ms.
  */
 const SETTLE_MS = 250;
+/** How long close frames get to leave before a stopping worker exits. */
+const FLUSH_MS = 100;
+
+/** Requests and WebSocket sessions the servers still hold (Bun counts them; 0 where unknown). */
+function pendingOf(servers: NativeServer[]): { requests: number; sessions: number } {
+  let requests = 0, sessions = 0;
+  for (const s of servers) {
+    const p = s.pending?.();
+    requests += p?.requests ?? 0;
+    sessions += p?.sessions ?? 0;
+  }
+  return { requests, sessions };
+}
 
 /** One native server per inherited socket; throws an AdoptError (nothing left running) when any step fails. */
 export function serveNative(given: NativeOptions): NativeServing {
@@ -93,7 +111,24 @@ export function serveNative(given: NativeOptions): NativeServing {
     queued: () => Math.max(...adopted.map((a) => acceptQueueLength(a.listener.fd))),
   });
   balancer?.start();
+  // A request without Host: Deno names the throw-away address in request.url, Bun gives a bare
+  // path. Both are made to name the port the client connected to, as for a server on its own port.
+  const scheme = opts.tls ? "https" : "http";
+  const ports = opts.sockets.map((s) => (s.kind === "tcp" ? decodeSockaddr(getsockname(s.fd)).port : 0));
+  const base = ports[0] ? `${scheme}://localhost:${ports[0]}` : `${scheme}://localhost`;
+  const hostless = (url: string): string | undefined => {
+    if (url.charCodeAt(0) === 47) return base + url; // "/path"
+    for (let i = 0; i < adopted.length; i++) {
+      const at = adopted[i].server.at;
+      if (!("port" in at) || !ports[i]) continue;
+      const bad = `${scheme}://localhost:${at.port}/`;
+      if (url.startsWith(bad)) return `${scheme}://localhost:${ports[i]}/${url.slice(bad.length)}`;
+    }
+    return undefined;
+  };
   return {
+    hostless,
+    appServer: adopted[0]?.server.appServer,
     balancer,
     broken: broken.promise,
     async stop(graceMs) {
@@ -105,12 +140,28 @@ export function serveNative(given: NativeOptions): NativeServing {
       for (const a of adopted) stopAccepting(a.listener);
       // 2. Let connections accepted just before deliver their request.
       await sleep(Math.min(SETTLE_MS, graceMs));
-      // 3. Finish in-flight requests and close idle connections, within graceful-timeout.
+      // 3. Deno's shutdown() closes WebSockets at once, where Bun's stop() leaves them to the
+      //    deadline: while sessions are open, close every other connection as soon as nothing is
+      //    in flight on it, and wait. Both runtimes then send sessions a close frame (1001) at the
+      //    deadline.
+      let sessionsCut = 0;
+      if (reaper?.sweep(0).sessions) {
+        while (Date.now() < deadline && (sessionsCut = reaper.sweep(0).sessions)) await sleep(Math.min(200, deadline - Date.now()));
+      }
+      // 4. Finish in-flight requests and close idle connections, within graceful-timeout.
       let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(0, deadline - Date.now()))));
+      const late = new Promise<boolean>((r) => (timer = setTimeout(() => r(false), Math.max(FLUSH_MS, deadline - Date.now()))));
       const done = Promise.all(adopted.map((a) => a.server.stop())).then(() => true);
-      if (!(await Promise.race([done, late]))) for (const a of adopted) a.server.abort();
+      const finished = await Promise.race([done, late]);
       clearTimeout(timer);
+      const left = reaper
+        ? { requests: finished ? 0 : reaper.inFlight(), sessions: sessionsCut }
+        : finished ? { requests: 0, sessions: 0 } : pendingOf(adopted.map((a) => a.server));
+      if (left.requests || left.sessions) opts.log.warn(`Graceful timeout (${graceMs / 1000} s): cut ${left.requests} request(s) and ${left.sessions} WebSocket session(s)`);
+      if (!finished) {
+        for (const a of adopted) a.server.abort();
+        await sleep(FLUSH_MS); // let the close frames go out before the process exits
+      }
     },
   };
 }
@@ -125,6 +176,7 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
     handler: opts.handler,
     websocket: opts.websocket,
     idleTimeout: opts.idleTimeout,
+    maxRequestBody: opts.maxRequestBody,
     tls: opts.tls,
   });
   try {

@@ -46,14 +46,25 @@ export class IdleReaper {
     this.#upgraded.add(port);
   }
 
-  /** One pass over this process's sockets; returns how many connections it closed. */
-  sweep(): number {
+  /** Requests in flight now. */
+  inFlight(): number {
+    let n = 0;
+    for (const c of this.#busy.values()) n += c;
+    return n;
+  }
+
+  /**
+   * One pass over this process's sockets: closes what waited longer than `idleMs` (0: every
+   * connection with nothing in flight, as a stopping worker does). Returns how many it closed,
+   * and how many WebSocket sessions are open.
+   */
+  sweep(idleMs = this.idleMs): { closed: number; sessions: number } {
     const now = Date.now(), seen = new Map<string, number>(), live = new Set<number>();
-    let closed = 0, names: string[];
+    let closed = 0, sessions = 0, names: string[];
     try {
       names = fs.readdirSync("/proc/self/fd");
     } catch {
-      return 0; // a full fd table: try again next time
+      return { closed, sessions: this.#upgraded.size }; // a full fd table: try again next time
     }
     for (const name of names) {
       const fd = Number(name), p = tcpPorts(fd);
@@ -61,8 +72,9 @@ export class IdleReaper {
       live.add(p.peer);
       const key = `${fd}:${p.peer}`, first = this.#seen.get(key) ?? now;
       seen.set(key, first);
+      if (this.#upgraded.has(p.peer)) sessions++;
       if (this.#busy.has(p.peer) || this.#upgraded.has(p.peer)) continue;
-      if (now - Math.max(first, this.#done.get(p.peer) ?? 0) > this.idleMs) {
+      if (now - Math.max(first, this.#done.get(p.peer) ?? 0) >= idleMs) {
         shutdownBoth(fd);
         closed++;
       }
@@ -70,7 +82,7 @@ export class IdleReaper {
     this.#seen = seen;
     for (const port of this.#done.keys()) if (!live.has(port)) this.#done.delete(port);
     for (const port of this.#upgraded) if (!live.has(port)) this.#upgraded.delete(port);
-    return closed;
+    return { closed, sessions };
   }
 
   stop(): void {

@@ -4,6 +4,7 @@ import { ControlError, type ControlTarget, dispatch, lineSplitter, parseRequest 
 import { bucketOf, classOf, COUNTER_SLOTS, CounterWriter, emptyCounters, quantile, readCounters } from "../../src/control/counters.ts";
 import { renderMetrics, RESTART_CAUSES, type RestartCause } from "../../src/control/metrics.ts";
 import { table } from "../../src/cli/ctl-format.ts";
+import { RestartCounts } from "../../src/control/restarts.ts";
 
 describe("control protocol", () => {
   it("parses a versioned request and names what is wrong with a bad one", () => {
@@ -80,7 +81,7 @@ describe("renderMetrics", () => {
     counters.buckets[3] = 2;
     const text = renderMetrics({
       counters,
-      workers: [{ pid: 10, state: "serving", rssBytes: 1000 }, { pid: 11, state: "booting", rssBytes: null }],
+      workers: [{ pid: 10, state: "serving", rssBytes: 1000, lagSeconds: 0.25 }, { pid: 11, state: "booting", rssBytes: null, lagSeconds: null }],
       restarts: Object.fromEntries(RESTART_CAUSES.map((c) => [c, c === "crash" ? 2 : 0])) as Record<RestartCause, number>,
       eventLoopLagSeconds: 0.001,
       listeners: [{ address: 'unix:/tmp/a"b', queue: null }, { address: "http://127.0.0.1:8000", queue: 3 }],
@@ -96,6 +97,8 @@ describe("renderMetrics", () => {
     assert.match(text, /^guvnor_request_duration_seconds_count 7$/m);
     assert.match(text, /^guvnor_worker_restarts_total\{cause="crash"\} 2$/m);
     assert.match(text, /^guvnor_workers\{state="booting"\} 1$/m);
+    assert.match(text, /^guvnor_event_loop_lag_seconds\{process="arbiter"\} 0.001$/m);
+    assert.match(text, /^guvnor_event_loop_lag_seconds\{process="worker",pid="10"\} 0.25$/m);
     assert.match(text, /^guvnor_listen_queue_length\{listener="http:\/\/127.0.0.1:8000"\} 3$/m);
     assert.doesNotMatch(text, /a\\"b/, "a listener with no queue reading is left out");
     assert.doesNotMatch(text, /pid="11"/);
@@ -105,5 +108,25 @@ describe("renderMetrics", () => {
 describe("ctl tables", () => {
   it("align columns, numbers to the right", () => {
     assert.equal(table(["PID", "STATE"], [[7, "serving"], [12345, "booting"]]), "  PID  STATE\n    7  serving\n12345  booting");
+  });
+});
+
+describe("restart causes", () => {
+  it("name why each worker went, and do not count what was asked for", () => {
+    const r = new RestartCounts(), now = { generation: 2, stopping: false };
+    const w = (pid: number, o: { generation?: number; retiring?: boolean; sent?: string } = {}) => ({ pid, generation: 2, retiring: false, ...o });
+    r.recycling(1, "max-requests reached");
+    r.exited(w(1, { retiring: true, sent: "SIGTERM" }), { code: 0, signal: null }, now);
+    r.recycling(2, "memory 300 MiB > max-worker-memory 256 MiB");
+    r.exited(w(2, { retiring: true, sent: "SIGTERM" }), { code: 0, signal: null }, now);
+    r.killed(3);
+    r.exited(w(3, { retiring: true, sent: "SIGTERM" }), { code: 0, signal: null }, now);
+    r.exited(w(4, { sent: "SIGABRT" }), { code: null, signal: "SIGABRT" }, now);
+    r.exited(w(5, { generation: 1, retiring: true, sent: "SIGTERM" }), { code: 0, signal: null }, now);
+    r.exited(w(6), { code: null, signal: "SIGKILL" }, now); // the OOM killer
+    r.exited(w(7), { code: 1, signal: null }, now);
+    r.exited(w(8, { retiring: true, sent: "SIGTERM" }), { code: 0, signal: null }, now); // TTOU
+    r.exited(w(9), { code: 1, signal: null }, { generation: 2, stopping: true });
+    assert.deepEqual(r.counts, { crash: 1, signal: 1, timeout: 1, max_requests: 1, max_worker_memory: 1, reload: 1, requested: 0, ctl: 1 });
   });
 });
