@@ -4,7 +4,7 @@ import fs from "node:fs";
 import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
-import { closeFd, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
+import { closeFd, createFileWith, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
 import { raiseFdLimit } from "../sys/process.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
@@ -32,6 +32,10 @@ export interface ArbiterContext {
   raiseFdLimit(): void;
   /** Marks every descriptor this process has close-on-exec, so a child gets only what spawn() hands it. */
   closeOnExecAll(): void;
+  /** A close-on-exec descriptor of anonymous memory holding `data` (a secret for one child). */
+  createFileWith(data: Uint8Array): number;
+  /** Closes a descriptor of ours once the child holds its copy. */
+  closeFd(fd: number): void;
   /** SIGKILLs what is left of a process group (what a dead worker forked). */
   killGroup(pgid: number): void;
   /** Resident memory of a process in bytes, 0 when unknown. */
@@ -93,6 +97,8 @@ export const realContext: ArbiterContext = {
       }
     }
   },
+  createFileWith,
+  closeFd,
   killGroup(pgid) {
     try {
       process.kill(-pgid, "SIGKILL");

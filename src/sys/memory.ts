@@ -54,6 +54,29 @@ export function writeAt(fd: number, bytes: Uint8Array): void {
   check("pwrite", Number(libc.pwrite(fd, bytes, bytes.length, 0)));
 }
 
+/** A new close-on-exec memfd holding `data`: for handing a secret to one child without a path or an environment variable. */
+export function createFileWith(data: Uint8Array): number {
+  const fd = createSharedFile(Math.max(1, data.length), "");
+  try {
+    writeAt(fd, data);
+    return fd;
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+}
+
+/** The first `length` bytes of the descriptor `fd` (made by createFileWith), which is then closed. */
+export function takeFile(fd: number, length: number): Uint8Array {
+  try {
+    const into = new Uint8Array(length);
+    readAt(fd, into);
+    return into;
+  } finally {
+    libc.close(fd);
+  }
+}
+
 export function closeFd(fd: number): void {
   libc.close(fd);
 }

@@ -55,6 +55,8 @@ class FakeMachine implements ArbiterContext {
   createSharedMemory = () => 98;
   closeOnExecAll(): void {}
   raiseFdLimit(): void {}
+  createFileWith = () => 97;
+  closeFd(): void {}
   killGroup(): void {}
   rssBytes = () => 0;
   now = () => this.t;
