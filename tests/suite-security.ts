@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
@@ -227,6 +228,24 @@ export function securitySuite(rt: RuntimeName): void {
       } finally {
         for (const p of planted) fs.rmSync(p, { force: true });
       }
+    });
+
+    it("idle clients of --metrics-bind cannot pile up in the arbiter", async () => {
+      const mport = await freePort();
+      const { g } = await boot(rt, ["--metrics-bind", `127.0.0.1:${mport}`, fixture("app.ts")], 1);
+      let closed = 0;
+      const sockets = await Promise.all(Array.from({ length: 48 }, () => new Promise<net.Socket>((resolve) => {
+        const s = net.connect(mport, "127.0.0.1", () => resolve(s));
+        s.resume().once("close", () => closed++).on("error", () => resolve(s));
+      })));
+      await sleep(500);
+      for (const s of sockets) s.destroy();
+      assert.ok(closed >= 16, `only ${closed} of 48 idle connections were refused`);
+      // Once they are gone, it answers again.
+      let status = 0;
+      for (let i = 0; i < 20 && status !== 200; i++, await sleep(100)) status = await request(`http://127.0.0.1:${mport}/healthz`, 1000).then((r) => r.status, () => 0);
+      assert.equal(status, 200);
+      await stopCleanly(g);
     });
 
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {
