@@ -47,6 +47,7 @@ for (let i = 0; workers().length < 3; i++) {
 }
 await sleep(500);
 const rssStart = rssMiB(arbiter);
+let rssBeforeUpgrade = 0;
 
 // 2. The load. Each request: start, end, outcome, and the worker pid its connection is known to be on.
 interface Failure { start: number; end: number; kind: string; pid: number | null; reused?: boolean }
@@ -161,6 +162,7 @@ async function fault(): Promise<void> {
   else if (what === "ttou") process.kill(arbiter, "SIGTTOU");
   else if (what === "usr2") {
     const old = arbiter, seen = log.length;
+    rssBeforeUpgrade = rssMiB(old);
     process.kill(old, "SIGUSR2");
     let next = 0;
     for (let i = 0; i < 200 && !next; i++, await sleep(50)) next = Number(log.slice(seen).match(/Started new arbiter \(pid: (\d+)\)/)?.[1] ?? 0);
@@ -210,7 +212,8 @@ row("… other", `${other.length} (${kinds(other)})`);
 row("faults", Object.entries(actions).map(([k, n]) => `${k} ${n}`).join(", "));
 row("slowloris connections closed by the server", slowlorisClosed);
 row("workers at the end", finalWorkers);
-row("arbiter RSS start → end (MiB)", `${rssStart.toFixed(1)} → ${rssEnd.toFixed(1)}${arbiter !== child.pid ? " (the end is the arbiter USR2 started)" : ""}`);
+row("arbiter RSS at start → before USR2 (same process) (MiB)", rssBeforeUpgrade ? `${rssStart.toFixed(1)} → ${rssBeforeUpgrade.toFixed(1)}` : "no USR2");
+row("arbiter RSS at the end (MiB)", `${rssEnd.toFixed(1)}${arbiter !== child.pid ? " (the arbiter USR2 started)" : ""}`);
 if (other.length) console.log(`\nunattributed failures (ms since start): ${other.slice(0, 20).map((f) => `${f.start - t0}+${f.end - f.start} ${f.kind}`).join("; ")}`);
 fs.rmSync(dir, { recursive: true, force: true });
 process.exit(0);
