@@ -2,7 +2,7 @@
 // each driven by its own loop that sends GET PATH and waits for the answer, for S seconds.
 // The app answers with its pid last ("... <pid>"); we tally which process answered each
 // request. A `Connection: close` answer is followed by a new connection, as a pool would.
-// Usage: pool.ts PORT CONNECTIONS SECONDS [PATH]. Prints {"ok","failed","reconnects","byPid","connsByPid"}.
+// Usage: pool.ts PORT CONNECTIONS SECONDS [PATH]. Prints {"ok","failed","reconnects","byPid","connsByPid","lastByPid"}.
 import net from "node:net";
 import process from "node:process";
 
@@ -13,12 +13,14 @@ const byPid: Record<string, number> = {};
 let ok = 0, failed = 0, reconnects = 0;
 /** Which process answered each connection's first request. */
 const connsByPid: Record<string, number> = {};
+/** Which process answered each of the C client loops last: where the pool sits at the end. */
+const lastByPid: Record<string, number> = {};
 const REQUEST = `GET ${urlPath} HTTP/1.1\r\nHost: bench\r\n\r\n`;
 
-/** One connection's loop; resolves when it closed (by either side) or time is up. */
-function drive(): Promise<void> {
+/** One connection's loop; resolves with the last pid that answered when it closed (by either side) or time is up. */
+function drive(): Promise<string> {
   return new Promise((resolve) => {
-    let buf = "", closing = false, first = true;
+    let buf = "", closing = false, first = true, last = "";
     const s = net.connect(port, "127.0.0.1", () => s.write(REQUEST));
     s.setNoDelay(true);
     s.setEncoding("latin1");
@@ -37,6 +39,7 @@ function drive(): Promise<void> {
           const pid = body.slice(body.lastIndexOf(" ") + 1);
           byPid[pid] = (byPid[pid] ?? 0) + 1;
           if (first) connsByPid[pid] = (connsByPid[pid] ?? 0) + 1;
+          last = pid;
           first = false;
         } else failed++;
         closing = /\nconnection:\s*close/.test(headers);
@@ -47,17 +50,18 @@ function drive(): Promise<void> {
     s.on("error", () => {
       if (!closing) failed++;
     });
-    s.on("close", () => resolve());
+    s.on("close", () => resolve(last));
   });
 }
 
-await Promise.all(Array.from({ length: conns }, async (_, i) => {
+await Promise.all(Array.from({ length: conns }, async () => {
   // All connections are opened at once; a closed one is replaced at once.
+  let last = "";
   for (let first = true; Date.now() < end; first = false) {
     if (!first) reconnects++;
-    await drive();
+    last = (await drive()) || last;
   }
-  void i;
+  if (last) lastByPid[last] = (lastByPid[last] ?? 0) + 1;
 }));
-process.stdout.write(JSON.stringify({ ok, failed, reconnects, byPid, connsByPid }) + "\n");
+process.stdout.write(JSON.stringify({ ok, failed, reconnects, byPid, connsByPid, lastByPid }) + "\n");
 process.exit(0);

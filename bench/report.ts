@@ -32,7 +32,7 @@ export interface Result {
   /** Share of the /cpu load's CPU time taken by the busiest worker. */
   split?: number;
   arbiterIdleMs?: number;
-  pool?: { share: number; reconnects: number; failed: number }[];
+  pool?: { share: number; connShare: number; reconnects: number; failed: number }[];
   failures?: Record<string, Tally>;
 }
 
@@ -92,12 +92,13 @@ export function table(results: Result[], contenders: Contender[]): string {
 
   const pool = contenders.filter((c) => of(c).some((r) => r.pool));
   if (pool.length) {
-    out.push("", "Pool probe: 64 keep-alive connections opened at once, each its own client loop on /cpu for 4 s; the busiest process's share of the requests (ideal 1/workers).", "",
-      "| contender | workers | trial 1 | trial 2 | trial 3 | worst | reconnects | failed |", "| --- | --: | --: | --: | --: | --: | --: | --: |");
+    out.push("", "Pool probe: 64 keep-alive connections opened at once, each its own client loop on /cpu for 4 s; the busiest process's share of the requests (ideal 1/workers), and how many of the 64 connections it held at the end.", "",
+      "| contender | workers | trial 1 | trial 2 | trial 3 | worst | connections at the end, busiest | reconnects | failed |",
+      "| --- | --: | --: | --: | --: | --: | --: | --: | --: |");
     for (const c of pool) {
       const t = of(c).find((r) => r.pool)!.pool!;
       out.push(`| ${c.name} | ${c.workers} | ${t.map((x) => x.share.toFixed(2)).join(" | ")} | **${Math.max(...t.map((x) => x.share)).toFixed(2)}** | ` +
-        `${t.map((x) => x.reconnects).join(", ")} | ${t.reduce((a, x) => a + x.failed, 0)} |`);
+        `${t.map((x) => Math.round(x.connShare * 64)).join(", ")} of 64 | ${t.map((x) => x.reconnects).join(", ")} | ${t.reduce((a, x) => a + x.failed, 0)} |`);
     }
   }
 

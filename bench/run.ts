@@ -87,11 +87,14 @@ function connload(port: number): { rps: number; ok: number; failed: number } {
 }
 
 /** The pool probe, one trial: the busiest process's share of the requests, and the reconnections. */
-async function poolTrial(port: number): Promise<{ share: number; reconnects: number; failed: number }> {
+async function poolTrial(port: number): Promise<{ share: number; connShare: number; reconnects: number; failed: number }> {
   const p = Bun.spawn([BUN, path.join(HERE, "pool.ts"), String(port), "64", String(POOL_SECONDS), "/cpu"], { stdout: "pipe" });
   const r = JSON.parse((await new Response(p.stdout).text()) || '{"byPid":{},"failed":-1,"reconnects":0}');
-  const counts = Object.values(r.byPid as Record<string, number>), total = counts.reduce((a, b) => a + b, 0);
-  return { share: total ? Math.max(...counts) / total : NaN, reconnects: r.reconnects, failed: r.failed };
+  const busiest = (by: Record<string, number>) => {
+    const counts = Object.values(by), total = counts.reduce((a, b) => a + b, 0);
+    return total ? Math.max(...counts) / total : NaN;
+  };
+  return { share: busiest(r.byPid), connShare: busiest(r.lastByPid), reconnects: r.reconnects, failed: r.failed };
 }
 
 /** The worker processes: the arbiter's descendants for guvnor, every process for the recipes. */

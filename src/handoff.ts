@@ -3,7 +3,6 @@
 import process from "node:process";
 import type { SocketInfo } from "./sockets/listeners.ts";
 import type { Config, WorkerConfig } from "./types.ts";
-import type { TlsMaterial } from "./config/tls.ts";
 
 /** A worker's state (JSON): its presence is what makes a guvnor process a worker. */
 export const WORKER_ENV = "GUVNOR_WORKER";
@@ -42,8 +41,13 @@ export interface WorkerState {
   balanceFd?: number;
   /** The arbiter's wake-up channel (arbiter/wake.ts): a byte written here makes it look at once. */
   wakeFd?: number;
-  /** --certfile/--keyfile/--ca-certs as the arbiter read them: the worker never opens the files. */
-  tls?: TlsMaterial;
+  /**
+   * --certfile/--keyfile/--ca-certs as the arbiter read them (the worker never opens the files):
+   * a memfd holding the material as JSON, and its length. Not in this variable: a process's
+   * environment stays readable in /proc/PID/environ by its user for its whole life; the worker
+   * reads the memfd and closes it before the app loads.
+   */
+  tls?: { fd: number; bytes: number };
 }
 
 /** Why a worker cannot use what it was handed. */
@@ -77,7 +81,7 @@ export function takeWorkerState(env: Record<string, string | undefined> = proces
   if (s.ids !== null && !(isObject(s.ids) && isCount(s.ids.uid) && isCount(s.ids.gid))) throw bad("ids are not ids");
   if (s.balanceFd !== undefined && !isCount(s.balanceFd)) throw bad("balanceFd is not a whole number");
   if (s.wakeFd !== undefined && !isCount(s.wakeFd)) throw bad("wakeFd is not a whole number");
-  if (s.tls !== undefined && !(isObject(s.tls) && typeof s.tls.cert === "string" && typeof s.tls.key === "string")) throw bad("tls is not a certificate and key");
+  if (s.tls !== undefined && !(isObject(s.tls) && isCount(s.tls.fd) && isCount(s.tls.bytes))) throw bad("tls is not a descriptor and a length");
   return s as unknown as WorkerState;
 }
 

@@ -76,9 +76,10 @@ export function tlsSuite(rt: RuntimeName): void {
       const { g, port } = await startTls(["--user", "nobody", "--group", "nogroup", APP]);
       for (const w of g.workerPids()) assert.equal(Number(fs.readFileSync(`/proc/${w}/status`, "utf8").match(/^Uid:\s+(\d+)/m)![1]), 65534);
       assert.equal((await httpsGet(port, "/hi", { cacert: certs.a.cert })).body, "hello /hi");
-      // The arbiter handed the PEM text over in the worker's start-up state, which the worker
-      // removes from its environment before the app loads.
+      // The arbiter handed the key over in a memfd the worker read and closed: not in the
+      // environment, which the worker's user could read in /proc for the worker's whole life.
       assert.equal((await httpsGet(port, "/env?name=GUVNOR_WORKER", { cacert: certs.a.cert })).body, "(unset)");
+      for (const w of g.workerPids()) assert.doesNotMatch(fs.readFileSync(`/proc/${w}/environ`, "latin1"), /PRIVATE KEY/);
       await stopCleanly(g);
     });
 

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
-import { closeFd, createSharedFile, mapShared } from "../sys/memory.ts";
+import { closeFd, createFileWith, createSharedFile, mapShared } from "../sys/memory.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
 
@@ -27,6 +27,8 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
   createSharedMemory(bytes: number): number;
+  /** A close-on-exec descriptor of anonymous memory holding `data` (a secret for one child). */
+  createFileWith(data: Uint8Array): number;
   /** Closes a descriptor of ours once the child holds its copy. */
   closeFd(fd: number): void;
   /** SIGKILLs what is left of a process group (what a dead worker forked). */
@@ -64,6 +66,7 @@ export const realContext: ArbiterContext = {
     }
   },
   createSharedMemory: (bytes) => createSharedFile(bytes, ""),
+  createFileWith,
   closeFd,
   killGroup(pgid) {
     try {

@@ -83,7 +83,10 @@ export class WorkerTable {
     const balance = this.slots ? [] : this.#balanceFd();
     const wake = this.#wakeFd();
     const sb: NewScoreboard = ctx.createScoreboard(cfg.workerTmpDir);
-    const fds = [...sockets, ...balance, ...wake, sb.fd];
+    const material = tlsMaterialFor(cfg);
+    const secret = material && new TextEncoder().encode(JSON.stringify(material));
+    const tls = secret ? [ctx.createFileWith(secret)] : [];
+    const fds = [...sockets, ...balance, ...wake, sb.fd, ...tls];
     const childFds = ctx.childFds(fds);
     const age = ++this.#age;
     const { config: _file, checkConfig: _check, printConfig: _print, ...workerCfg } = cfg;
@@ -92,26 +95,27 @@ export class WorkerTable {
       age,
       ppid: process.pid,
       sockets: this.listeners.map((l, i) => ({ fd: childFds[i], address: l.address, kind: l.kind })),
-      scoreboardFd: childFds[fds.length - 1],
+      scoreboardFd: childFds[sockets.length + balance.length + wake.length],
       balanceFd: balance.length ? childFds[sockets.length] : undefined,
       wakeFd: wake.length ? childFds[sockets.length + balance.length] : undefined,
       cfg: workerCfg,
       cwd,
       hooks: this.opts.workerHooks(),
       ids,
-      tls: tlsMaterialFor(cfg),
+      tls: secret ? { fd: childFds[fds.length - 1], bytes: secret.length } : undefined,
     };
     const env = workerEnv(launchEnvironment(), cfg.env, state);
     let handle: ChildProcessHandle;
     try {
       const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
-      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd] });
+      const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd, ...tls] });
       handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
     } catch (err) {
       sb.release();
       throw err;
     } finally {
       ctx.closeFd(sb.fd); // the child has its copy; no later child may inherit ours
+      for (const fd of tls) ctx.closeFd(fd);
     }
     const rec: WorkerRecord = {
       pid: handle.pid, age, generation, handle, board: sb.board, spawnedAt: ctx.now(), slot, serving: false, recycling: false, retiring: false,

@@ -1,6 +1,6 @@
 // TLS material: the arbiter reads --certfile/--keyfile/--ca-certs when the config is loaded (at
 // start and on every HUP), checks that they parse and that the key is the certificate's, and
-// hands the PEM text to each worker in its state. The worker never opens the files: a key
+// hands the PEM text to each worker in a memfd (handoff.ts). The worker never opens the files: a key
 // readable by root only works with --user, and the app's user needs no read access to it.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import fs from "node:fs";

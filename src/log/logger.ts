@@ -2,7 +2,7 @@
 //   [2026-11-26 11:28:10 +0000] [61993] [INFO] Starting guvnor 0.1.0
 import process from "node:process";
 import { inspect } from "node:util";
-import { type ConsolaInstance, createConsola, type LogObject } from "consola";
+import { type ConsolaInstance, createConsola, type LogObject } from "consola/core";
 import type { Sink } from "./sink.ts";
 
 export type Logger = ConsolaInstance;

@@ -40,6 +40,32 @@ export function mapShared(fd: number, length: number): SharedMapping {
   return { bytes: new Uint8Array(memory), unmap: () => void libc.munmap(pointer, length) };
 }
 
+/** A new close-on-exec memfd holding `data`: for handing a secret to one child without a path or an environment variable. */
+export function createFileWith(data: Uint8Array): number {
+  const fd = createSharedFile(Math.max(1, data.length), "");
+  try {
+    const m = mapShared(fd, Math.max(1, data.length));
+    m.bytes.set(data);
+    m.unmap();
+    return fd;
+  } catch (err) {
+    libc.close(fd);
+    throw err;
+  }
+}
+
+/** The first `length` bytes of the descriptor `fd` (made by createFileWith), which is then closed. */
+export function takeFile(fd: number, length: number): Uint8Array {
+  try {
+    const m = mapShared(fd, Math.max(1, length));
+    const copy = m.bytes.slice(0, length);
+    m.unmap();
+    return copy;
+  } finally {
+    libc.close(fd);
+  }
+}
+
 export function closeFd(fd: number): void {
   libc.close(fd);
 }

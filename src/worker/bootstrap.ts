@@ -7,7 +7,7 @@ import { importApp } from "../app/load.ts";
 import { createLogger, type Logger } from "../log/logger.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { setCloexec } from "../sockets/libc.ts";
-import { closeFd, mapShared } from "../sys/memory.ts";
+import { closeFd, mapShared, takeFile } from "../sys/memory.ts";
 import { becomeProcessGroupLeader } from "../sys/process.ts";
 import { loadWorkerClass, type WorkerClass } from "./classes.ts";
 import { HandoffError, takeWorkerState, WORKER_ENV, type WorkerState } from "../handoff.ts";
@@ -16,6 +16,7 @@ import type { AppSource, Worker } from "./base.ts";
 import { takeBalanceTable } from "./balance.ts";
 import { ArbiterWake } from "./wake.ts";
 import { setTitle } from "../title.ts";
+import type { TlsMaterial } from "../config/tls.ts";
 
 /** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
 export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClass): Promise<never> {
@@ -49,6 +50,8 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     for (const s of state.sockets) setCloexec(s.fd, true);
     if (state.balanceFd !== undefined) takeBalanceTable(state.balanceFd, log);
     if (state.wakeFd !== undefined) setCloexec(state.wakeFd, true);
+    // The TLS key, read and its descriptor closed before any code of the app's side runs.
+    const tls = state.tls && takeTlsMaterial(state.tls.fd, state.tls.bytes);
     // 3. The worker, its hooks, then the app, loaded and served by initProcess().
     const WorkerClass = workerClass ?? await loadWorkerClass(cfg.workerClass, state.cwd);
     const app = appSource ?? { spec: cfg.app, load: () => importApp(cfg.app, state.cwd) };
@@ -56,7 +59,7 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     worker.board = board;
     if (state.wakeFd !== undefined) worker.wake = new ArbiterWake(state.wakeFd);
     worker.onReopenLogs = () => sink.reopen();
-    worker.tls = state.tls;
+    worker.tls = tls;
     if (state.hooks) {
       // Hooks are functions: the worker loads the config file again, only when it defines some.
       const { loadHooks } = await import("../config/load.ts");
@@ -68,6 +71,13 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
   }
   await worker?.callHook("workerExit");
   process.exit(code);
+}
+
+/** The TLS material from the memfd the arbiter made (see handoff.ts); the descriptor is closed. */
+function takeTlsMaterial(fd: number, bytes: number): TlsMaterial {
+  const m = JSON.parse(new TextDecoder().decode(takeFile(fd, bytes))) as TlsMaterial;
+  if (typeof m?.cert !== "string" || typeof m.key !== "string") throw new HandoffError("the TLS material handed over is not a certificate and key");
+  return m;
 }
 
 function exitCodeOf(err: unknown, worker: Worker | undefined, log: Logger): number {

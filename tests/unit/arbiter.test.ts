@@ -53,6 +53,7 @@ class FakeMachine implements ArbiterContext {
     return { fd: 99, board: this.#next, release() {} };
   }
   createSharedMemory = () => 98;
+  createFileWith = () => 97;
   closeFd(): void {}
   killGroup(): void {}
   rssBytes = () => 0;
