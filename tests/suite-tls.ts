@@ -192,6 +192,7 @@ export function tlsSuite(rt: RuntimeName): void {
         // Headers that disagree about the scheme: refused, as gunicorn does.
         const conflict = await getFrom(trusted, port, "/", { "x-forwarded-proto": "https", "x-forwarded-ssl": "off" });
         assert.equal(conflict.status, 400);
+        await g.waitFor(new RegExp(`^${trusted.replaceAll(".", "\\.")} http GET / HTTP/1\\.1 400$`, "m"), 5000, "stdout");
         // The same headers from a peer that is not trusted: nothing changes.
         const plain = await json(untrusted, port, { ...FROM_PROXY, "x-forwarded-ssl": "off" });
         assert.equal(plain.url, `http://127.0.0.1:${port}/p?q=1`);
