@@ -103,7 +103,10 @@ export class FetchWorker extends HttpWorker {
       }
       if (proxies) {
         const fw = forwardFetch(proxies, request, info);
-        if (fw instanceof Response) return handBack ? this.#handBack(fw) : fw;
+        if (fw instanceof Response) {
+          const res = this.logsAccess ? logWhenSent(request, seeRequest(request, info), fw, (e) => this.writeAccess(e)) : fw;
+          return handBack ? this.#handBack(res) : res;
+        }
         if (fw) ({ request, info } = fw);
       }
       return handBack ? this.#handBack(this.#served(request, info)) : this.#served(request, info);
