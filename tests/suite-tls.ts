@@ -107,6 +107,7 @@ export function tlsSuite(rt: RuntimeName): void {
         [["--certfile", certs.a.cert, "--keyfile", certs.b.key], /^Error: --certfile and --keyfile do not match: .*b\.key is not the key of the certificate in .*a\.pem/],
         [["--certfile", certs.a.key, "--keyfile", certs.a.key], /^Error: --certfile: .*a\.key holds no PEM certificate/],
         [["--certfile", certs.a.cert], /^Error: --certfile: .*a\.pem holds no private key: give it with --keyfile$/],
+        [["--certfile", certs.a.cert, "--keyfile", certs.dir], /^Error: --keyfile: .* is not a file$/],
         [["--certfile", certs.a.cert, "--keyfile", certs.a.key, "--cert-reqs", "required"], /^Error: --cert-reqs required needs --ca-certs/],
       ];
       for (const [args, want] of cases) {

@@ -25,7 +25,13 @@ export abstract class HttpWorker extends Worker {
 
   override async run(): Promise<void> {
     const cfg = this.cfg;
-    if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+    if (cfg.accessLogfile) {
+      try {
+        this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+      } catch (err) {
+        this.log.error(`Can't open --access-logfile ${cfg.accessLogfile}, serving without it: ${(err as Error).message}`);
+      }
+    }
     this.#fdLimit = raiseLimit(this.log);
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
     if (this.board) this.counters = new CounterWriter(this.board.counters());
@@ -42,7 +48,11 @@ export abstract class HttpWorker extends Worker {
 
   override handleUsr1(): void {
     super.handleUsr1();
-    this.#accessLog?.reopen();
+    try {
+      this.#accessLog?.reopen();
+    } catch (err) {
+      this.log.warn(`Can't reopen the access log, keeping the old one: ${(err as Error).message}`);
+    }
   }
 
   /**
