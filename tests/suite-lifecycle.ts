@@ -63,5 +63,14 @@ export function lifecycleSuite(rt: RuntimeName): void {
       assert.equal((await onDeno.exit()).code, 1, onDeno.stdout + onDeno.stderr);
       assert.match(onDeno.stderr, /Bun is not defined|Cannot read properties of undefined|undefined is not an object/);
     });
+
+    it("a .env where guvnor starts does not steer guvnor's own settings", async () => {
+      const dir = tmpDir();
+      fs.writeFileSync(path.join(dir, ".env"), "GUVNOR_WORKERS=3\nGUVNOR_USER=root\n");
+      const g = new Guvnor(rt, ["--print-config", fixture("app.ts")], { cwd: dir });
+      assert.equal((await g.exit()).code, 0, g.stderr);
+      assert.match(g.stdout, /^workers\s+= 1$/m);
+      assert.match(g.stdout, /^user\s+= ""$/m);
+    });
   });
 }

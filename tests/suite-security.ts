@@ -4,11 +4,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { afterEach, describe, it } from "node:test";
-import { alive, boot, cleanup, fixture, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
+import { alive, boot, cleanup, cliCommand, fixture, freePort, gone, Guvnor, request, type RuntimeName, sleep, stopCleanly, tmpDir } from "./helpers.ts";
 
 const root = process.getuid?.() === 0;
 const needsRoot = !root && "needs root (CI runs as root): the attacks are on a root arbiter with --user";
@@ -51,6 +52,15 @@ function memberUser(): { user: string; gid: number } | null {
     if (user && user !== "root") return { user, gid: Number(gid) };
   }
   return null;
+}
+
+function hasScript(): boolean {
+  try {
+    execFileSync("script", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A world-writable sticky directory, as /tmp is. */
@@ -131,6 +141,111 @@ export function securitySuite(rt: RuntimeName): void {
       await stopCleanly(g);
       assert.ok(groups.includes(String(gid)), `groups ${groups} lack ${gid}`);
       assert.ok(!groups.includes("0"), "root's group leaked into the worker");
+    });
+
+    it("a worker cannot drive the operator's terminal (TIOCSTI, /dev/tty), though guvnor runs in one", { skip: needsRoot || !hasScript() && "no script(1) to give guvnor a terminal" }, async () => {
+      const port = await freePort();
+      const cli = [...cliCommand(rt), "-b", `127.0.0.1:${port}`, "--user", "nobody", "--runtime", rt, fixture("tty-app.ts")];
+      // script(1) runs guvnor on a new pseudo-terminal, as an operator's shell would.
+      const g = new Guvnor(rt, [], { command: ["script", "-qfec", cli.map((a) => `'${a}'`).join(" "), "/dev/null"] });
+      let body = "";
+      for (let i = 0; i < 100 && !body; i++, await sleep(100)) body = await request(`http://127.0.0.1:${port}/`, 1000).then((r) => r.body, () => "");
+      const arbiter = Number(fs.readFileSync(`/proc/${g.pid}/task/${g.pid}/children`, "utf8").trim().split(" ")[0]);
+      process.kill(arbiter, "SIGTERM");
+      await g.exit();
+      assert.equal(body, "pushed on []; no /dev/tty");
+    });
+
+    it("a worker writing NaN as its heartbeat is still killed when it falls silent", async () => {
+      const { g, base } = await boot(rt, ["--timeout", "2", fixture("board-attack-app.ts")], 1);
+      const [victim] = g.workerPids();
+      assert.equal((await request(`${base}/nan`)).body, "wrote NaN");
+      await g.waitFor(new RegExp(`WORKER TIMEOUT \\(pid:${victim}\\)`), 10_000);
+      await gone([victim]);
+      await stopCleanly(g);
+    });
+
+    it("a worker truncating the scoreboard it was handed cannot crash the arbiter (bunfig preload, before guvnor's code)", { skip: needsRoot }, async () => {
+      const dir = sharedTmp();
+      fs.writeFileSync(path.join(dir, "bunfig.toml"), `preload = ["./preload.ts"]\n`);
+      fs.writeFileSync(path.join(dir, "preload.ts"), [
+        `import fs from "node:fs";`,
+        `const { scoreboardFd } = JSON.parse(process.env.GUVNOR_WORKER ?? "{}");`,
+        `try { fs.ftruncateSync(scoreboardFd, 0); console.error("TRUNCATED"); } catch (e) { console.error("REFUSED " + e.code); }`,
+      ].join("\n"));
+      fs.copyFileSync(fixture("board-attack-app.ts"), path.join(dir, "app.ts"));
+      for (const f of fs.readdirSync(dir)) fs.chmodSync(path.join(dir, f), 0o644);
+      const { g, base } = await boot(rt, ["--user", "nobody", "--runtime", "bun", "--chdir", dir, "app.ts"], 1);
+      await sleep(1500); // a few of the arbiter's reads of the scoreboard
+      assert.equal((await request(`${base}/`)).body, "ok");
+      await stopCleanly(g);
+      assert.match(g.stderr, /REFUSED|TRUNCATED/);
+      assert.doesNotMatch(g.stderr, /TRUNCATED/);
+    });
+
+    it("descriptors the arbiter inherited (a shell redirection) never reach a worker", async () => {
+      const secret = victim();
+      const port = await freePort();
+      const cli = [...cliCommand(rt), "-b", `127.0.0.1:${port}`, fixture("board-attack-app.ts")].map((a) => `'${a}'`).join(" ");
+      const g = new Guvnor(rt, [], { command: ["bash", "-c", `exec 200<'${secret.file}'; exec ${cli}`] });
+      await g.ready(1, `http://127.0.0.1:${port}/`);
+      const fds = (await request(`http://127.0.0.1:${port}/fds`)).body.split(" ").map(Number);
+      assert.ok(!fds.includes(200), `the worker holds fd 200: ${fds}`);
+      await stopCleanly(g);
+    });
+
+    it("a worker that shuts the shared listening socket down takes it away for a moment only", async () => {
+      const { g, base } = await boot(rt, [fixture("shut-app.ts")], 2);
+      await request(`${base}/shut`).catch(() => undefined);
+      await g.waitFor(/had stopped listening \(a worker shut it down\?\): listening again/, 10_000);
+      let body = "";
+      for (let i = 0; i < 50 && body !== "ok"; i++, await sleep(100)) body = await request(`${base}/`, 1000).then((r) => r.body, () => "");
+      assert.equal(body, "ok");
+      await stopCleanly(g);
+    });
+
+    it("--check-config --user imports the app as the user, never as root", { skip: needsRoot }, async () => {
+      const dir = sharedTmp(), seen = path.join(dir, "uid");
+      const g = new Guvnor(rt, ["--check-config", "--user", "nobody", fixture("uid-at-import-app.ts")], { env: { UID_FILE: seen } });
+      assert.equal((await g.exit()).code, 0, g.stderr);
+      assert.equal(fs.readFileSync(seen, "utf8"), "65534");
+    });
+
+    it("files planted at the names older versions gave a worker's throw-away unix socket change nothing", { skip: needsRoot }, async () => {
+      const first = Number(fs.readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
+      const planted: string[] = [];
+      for (let pid = first + 1; pid < first + 60; pid++) {
+        const p = path.join(os.tmpdir(), `guvnor-${pid}-0.sock`);
+        if (!fs.existsSync(p)) fs.writeFileSync(p, ""), planted.push(p);
+      }
+      try {
+        const sock = path.join(sharedTmp(), "app.sock");
+        const g = new Guvnor(rt, ["-b", `unix:${sock}`, "--user", "nobody", "--umask", "0", fixture("app.ts")]);
+        await g.waitFor(/Using worker: fetch \((native|compat)\)/);
+        assert.match(g.stderr, /Using worker: fetch \(native\)/);
+        g.signal("SIGTERM");
+        assert.equal((await g.exit()).code, 0);
+      } finally {
+        for (const p of planted) fs.rmSync(p, { force: true });
+      }
+    });
+
+    it("idle clients of --metrics-bind cannot pile up in the arbiter", async () => {
+      const mport = await freePort();
+      const { g } = await boot(rt, ["--metrics-bind", `127.0.0.1:${mport}`, fixture("app.ts")], 1);
+      let closed = 0;
+      const sockets = await Promise.all(Array.from({ length: 48 }, () => new Promise<net.Socket>((resolve) => {
+        const s = net.connect(mport, "127.0.0.1", () => resolve(s));
+        s.resume().once("close", () => closed++).on("error", () => resolve(s));
+      })));
+      await sleep(500);
+      for (const s of sockets) s.destroy();
+      assert.ok(closed >= 16, `only ${closed} of 48 idle connections were refused`);
+      // Once they are gone, it answers again.
+      let status = 0;
+      for (let i = 0; i < 20 && status !== 200; i++, await sleep(100)) status = await request(`http://127.0.0.1:${mport}/healthz`, 1000).then((r) => r.status, () => 0);
+      assert.equal(status, 200);
+      await stopCleanly(g);
     });
 
     it("a full --worker-tmp-dir is one clear error at start, never a SIGBUS in a worker", { skip: needsRoot || !canMount() && "cannot mount a tmpfs here" }, async () => {

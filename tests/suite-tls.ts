@@ -107,6 +107,7 @@ export function tlsSuite(rt: RuntimeName): void {
         [["--certfile", certs.a.cert, "--keyfile", certs.b.key], /^Error: --certfile and --keyfile do not match: .*b\.key is not the key of the certificate in .*a\.pem/],
         [["--certfile", certs.a.key, "--keyfile", certs.a.key], /^Error: --certfile: .*a\.key holds no PEM certificate/],
         [["--certfile", certs.a.cert], /^Error: --certfile: .*a\.pem holds no private key: give it with --keyfile$/],
+        [["--certfile", certs.a.cert, "--keyfile", certs.dir], /^Error: --keyfile: .* is not a file$/],
         [["--certfile", certs.a.cert, "--keyfile", certs.a.key, "--cert-reqs", "required"], /^Error: --cert-reqs required needs --ca-certs/],
       ];
       for (const [args, want] of cases) {
@@ -192,6 +193,7 @@ export function tlsSuite(rt: RuntimeName): void {
         // Headers that disagree about the scheme: refused, as gunicorn does.
         const conflict = await getFrom(trusted, port, "/", { "x-forwarded-proto": "https", "x-forwarded-ssl": "off" });
         assert.equal(conflict.status, 400);
+        await g.waitFor(new RegExp(`^${trusted.replaceAll(".", "\\.")} http GET / HTTP/1\\.1 400$`, "m"), 5000, "stdout");
         // The same headers from a peer that is not trusted: nothing changes.
         const plain = await json(untrusted, port, { ...FROM_PROXY, "x-forwarded-ssl": "off" });
         assert.equal(plain.url, `http://127.0.0.1:${port}/p?q=1`);

@@ -23,6 +23,9 @@ import { readCounters, readLag } from "../control/counters.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
+/** Spawn errors that pass by themselves: the arbiter retries, with the crash brake's delay. */
+const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "ENOMEM", "ENOSPC", "EDQUOT"]);
+
 /** Thrown inside the loop to end it with an exit code. */
 class Halt {
   constructor(readonly code: number, readonly reason?: string) {}
@@ -68,7 +71,7 @@ export class Arbiter {
       log: opts.log,
       view: () => ({
         generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
-        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.counters()), lagSeconds: readLag(w.board.counters()) })),
+        workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.refresh().counters()), lagSeconds: readLag(w.board.counters()) })),
         slotFds: this.#sockets.slots && Array.from({ length: this.#sockets.slots.count }, (_, i) => this.#sockets.slots!.fdsFor(i)),
         stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
       }),
@@ -114,6 +117,11 @@ export class Arbiter {
     this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
+    // What this process inherited (a shell's redirections, a Deno arbiter's own files) never
+    // reaches a worker: each spawn hands over exactly its descriptors.
+    this.ctx.closeOnExecAll();
+    // Clients of the metrics and control sockets hold descriptors here too.
+    this.ctx.raiseFdLimit();
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
     if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
@@ -139,9 +147,7 @@ export class Arbiter {
   /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
   #checkScoreboardDir(dir: string): void {
     try {
-      const sb = this.ctx.createScoreboard(dir);
-      sb.release();
-      this.ctx.closeFd(sb.fd);
+      this.ctx.createScoreboard(dir).release();
     } catch (err) {
       throw new ConfigError(`--worker-tmp-dir ${dir}: can't create a worker's scoreboard there: ${(err as { code?: string }).code ?? err}`, { cause: err });
     }
@@ -150,6 +156,7 @@ export class Arbiter {
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */
   async step(): Promise<void> {
     await this.#reapWorkers();
+    if (!this.#stopping && this.#sockets.repair(this.log)) for (const rec of this.#table.all()) rec.recycling = true;
     const sig = this.#signals.shift();
     if (sig) await this.#dispatch(sig);
     this.#inspectWorkers();
@@ -245,7 +252,11 @@ export class Arbiter {
 
   /** USR1: reopen log files here and in every worker. */
   handleUsr1(): void {
-    this.opts.reopenLogs();
+    try {
+      this.opts.reopenLogs();
+    } catch (err) {
+      this.log.warn(`Can't reopen the error log, keeping the old one: ${(err as Error).message}`);
+    }
     this.#table.killAll("SIGUSR1");
   }
 
@@ -308,8 +319,9 @@ export class Arbiter {
         this.#abortReload(`new workers cannot start (exit ${status.code}: ${reason})`);
         continue;
       }
-      // Otherwise a worker that cannot boot stops everything instead of restarting forever.
-      if (bootError) throw new Halt(status.code!, reason);
+      // Otherwise a worker that cannot boot stops everything instead of restarting forever. One
+      // that served first is a crash like any other: the app must not be able to stop the server.
+      if (bootError && !rec.serving && !rec.board.serving) throw new Halt(status.code!, reason);
       this.#brake.record(rec, status);
     }
   }
@@ -371,6 +383,8 @@ export class Arbiter {
         rec = this.#table.spawn(this.cfg, this.generation);
       } catch (err) {
         if (this.#reload) return this.#abortReload(`can't start a new worker: ${(err as Error).message}`);
+        // Out of descriptors, memory or processes passes (and a client could cause it): retry.
+        if (TRANSIENT.has((err as { code?: string }).code ?? "")) return this.#brake.failedSpawn((err as Error).message);
         throw err instanceof GuvnorError ? err : new Halt(ExitCode.WORKER_BOOT_ERROR, `Can't start a worker: ${(err as Error).message}`);
       }
       await this.#hook("postSpawn", rec);

@@ -20,8 +20,18 @@ export class CrashBrake {
       this.#failures = 0;
       return;
     }
+    this.#delay("Workers are dying right after they start");
+  }
+
+  /** A worker could not even be started (out of descriptors, memory, processes): try again later. */
+  failedSpawn(why: string): void {
+    this.log.error(`Can't start a worker: ${why}`);
+    this.#delay("Can't start workers");
+  }
+
+  #delay(what: string): void {
     const delay = Math.min(MAX_MS, FIRST_MS * 2 ** this.#failures++);
     this.until = this.now() + delay;
-    if (delay >= 1000) this.log.warn(`Workers are dying right after they start; next spawn in ${delay / 1000} s`);
+    if (delay >= 1000) this.log.warn(`${what}; next spawn in ${delay / 1000} s`);
   }
 }

@@ -4,15 +4,16 @@ import fs from "node:fs";
 import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
-import { closeFd, createFileWith, createSharedFile, mapShared } from "../sys/memory.ts";
+import { closeFd, createFileWith, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
+import { raiseFdLimit } from "../sys/process.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
 
-/** A scoreboard the arbiter made for one worker: the descriptor to hand over, and its own view. */
+/** A scoreboard the arbiter made for one worker: the descriptor to hand over (the arbiter keeps it, to read), and its copy. */
 export interface NewScoreboard {
   fd: number;
   board: Scoreboard;
-  /** Releases the arbiter's mapping (after board.detach()). */
+  /** Closes the arbiter's descriptor (the board keeps its last values). */
   release(): void;
 }
 
@@ -27,6 +28,10 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
   createSharedMemory(bytes: number): number;
+  /** Raises this process's soft limit on open files to the hard one. */
+  raiseFdLimit(): void;
+  /** Marks every descriptor this process has close-on-exec, so a child gets only what spawn() hands it. */
+  closeOnExecAll(): void;
   /** A close-on-exec descriptor of anonymous memory holding `data` (a secret for one child). */
   createFileWith(data: Uint8Array): number;
   /** Closes a descriptor of ours once the child holds its copy. */
@@ -40,32 +45,58 @@ export interface ArbiterContext {
   openWakeChannel?(onWake: () => void): number | undefined;
 }
 
+/**
+ * Starts a process with `opts.fds` handed over. Deno.Command children inherit every descriptor
+ * without close-on-exec at its own number: the arbiter keeps all of its own close-on-exec
+ * (closeOnExecAll), and the handed ones are inheritable only for the moment of this spawn.
+ * (Bun.spawn places the handed ones and closes the rest.)
+ */
+export function spawnHanding(opts: SpawnOptions): ChildProcessHandle {
+  const closing = opts.fds.filter((fd) => isCloexec(fd));
+  for (const fd of closing) setCloexec(fd, false);
+  try {
+    return runtime.spawn(opts);
+  } finally {
+    for (const fd of closing) setCloexec(fd, true);
+  }
+}
+
 export const realContext: ArbiterContext = {
   runtimeName: runtime.name,
-  spawn(opts) {
-    // Deno.Command children inherit every descriptor without close-on-exec at its own number:
-    // the handed ones are inheritable only for the moment of this spawn. (Bun places them.)
-    const closing = opts.fds.filter((fd) => isCloexec(fd));
-    for (const fd of closing) setCloexec(fd, false);
-    try {
-      return runtime.spawn(opts);
-    } finally {
-      for (const fd of closing) setCloexec(fd, true);
-    }
-  },
+  spawn: spawnHanding,
   childFds: (fds) => runtime.childFds(fds),
   onSignal: (signal, handler) => runtime.onSignal(signal, handler),
   createScoreboard(dir) {
     const fd = createSharedFile(SCOREBOARD_SIZE, dir);
     try {
-      const mapping = mapShared(fd, SCOREBOARD_SIZE);
-      return { fd, board: new Scoreboard(mapping.bytes).init(), release: mapping.unmap };
+      // Read with pread into a copy, never mapped here: nothing a worker does to it can fault us.
+      const board = new Scoreboard(new Uint8Array(SCOREBOARD_SIZE), (into) => readAt(fd, into)).init();
+      writeAt(fd, board.mark);
+      return { fd, board, release: () => closeFd(fd) };
     } catch (err) {
       closeFd(fd);
       throw err;
     }
   },
+
   createSharedMemory: (bytes) => createSharedFile(bytes, ""),
+  raiseFdLimit() {
+    try {
+      raiseFdLimit();
+    } catch {
+      // keep the limit we have
+    }
+  },
+  closeOnExecAll() {
+    for (const name of fs.readdirSync("/proc/self/fd")) {
+      const fd = Number(name);
+      try {
+        if (fd > 2) setCloexec(fd, true);
+      } catch {
+        // closed meanwhile (readdir's own descriptor)
+      }
+    }
+  },
   createFileWith,
   closeFd,
   killGroup(pgid) {

@@ -3,17 +3,16 @@
 // that descriptor — never by path, which a worker or another local user could have replaced.
 import fs from "node:fs";
 import { ConfigError } from "../errors.ts";
+import { openAppend } from "../log/sink.ts";
 
-const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
-
-/** Opens (creating) a log file for appending; a link, a directory or a second name is refused. */
+/** Opens (creating) a log file for appending; a link, a directory, a FIFO or a second name is refused. */
 export function openLogFile(file: string, setting: string): number {
   let fd: number;
   try {
-    fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+    fd = openAppend(file);
   } catch (err) {
     const code = (err as { code?: string }).code;
-    const why = code === "ELOOP" ? "it is a symbolic link" : code === "ENOENT" ? "its directory does not exist" : code ?? String(err);
+    const why = code === "ELOOP" ? "it is a symbolic link" : code === "ENOENT" ? "its directory does not exist" : code === "ENOTFILE" ? "not a plain file" : code ?? String(err);
     throw new ConfigError(`${setting} ${file}: can't open it: ${why}`, { cause: err });
   }
   const st = fs.fstatSync(fd);

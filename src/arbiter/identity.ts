@@ -2,10 +2,10 @@
 // deno.json and .env at start), so the worker is exec'd as the user: through util-linux's
 // setpriv where the system has it, which also gives the user its supplementary groups
 // (initgroups, as gunicorn does: a group that may read a TLS key, say); else by the runtime's own
-// spawn uid/gid options, which leave the group list empty.
+// spawn uid/gid options, which leave the group list empty. Either way in a session of its own.
 import fs from "node:fs";
 
-const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv", "/sbin/setpriv"].find((p) => {
+const tool = (name: string) => ["/usr/bin/", "/bin/", "/usr/sbin/", "/sbin/"].map((d) => d + name).find((p) => {
   try {
     fs.accessSync(p, fs.constants.X_OK);
     return true;
@@ -13,6 +13,7 @@ const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv", "/usr/sbin/setpriv", "/sbin
     return false;
   }
 });
+const SETPRIV = tool("setpriv"), SETSID = tool("setsid");
 
 export interface Ids {
   uid: number;
@@ -23,7 +24,11 @@ export interface Ids {
 
 /** How to start `cmd` as `ids`: a command that drops on its own, or uid/gid for the spawn. */
 export function startAs(cmd: string[], ids: Ids): { cmd: string[]; uid?: number; gid?: number } {
-  if (!SETPRIV) return { cmd, uid: ids.uid, gid: ids.gid };
+  // A new session first (setsid(1) execs in place: the pid stays the worker's), so that not even
+  // code the runtime runs before guvnor's own (a bunfig.toml preload) has the operator's
+  // terminal as its controlling terminal, to push keystrokes into a root shell (TIOCSTI).
+  const session = SETSID ? [SETSID] : [];
+  if (!SETPRIV) return { cmd: [...session, ...cmd], uid: ids.uid, gid: ids.gid };
   const groups = ids.named ? "--init-groups" : "--clear-groups";
-  return { cmd: [SETPRIV, `--reuid=${ids.uid}`, `--regid=${ids.gid}`, groups, "--", ...cmd] };
+  return { cmd: [...session, SETPRIV, `--reuid=${ids.uid}`, `--regid=${ids.gid}`, groups, "--", ...cmd] };
 }

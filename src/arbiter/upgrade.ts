@@ -9,12 +9,12 @@ import { FD_ENV, PID_ENV } from "../handoff.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import type { ReusePortSlots } from "../sockets/slots.ts";
 import { Pidfile } from "./pidfile.ts";
+import { spawnHanding } from "./context.ts";
 
-/** Other sockets a new arbiter takes over: their fds, the variables naming them, and how to make them inheritable for the spawn. */
+/** Other sockets a new arbiter takes over: their fds, and the variables naming them. */
 export interface Handover {
   fds: number[];
   env(childFds: number[]): Record<string, string>;
-  inheritable<T>(spawn: () => T): T;
 }
 
 export class HotUpgrade {
@@ -49,7 +49,7 @@ export class HotUpgrade {
     if (this.child) return this.log.warn(`USR2 ignored: a new arbiter is already running (pid: ${this.child.pid})`);
     if (this.parent) return this.log.warn("USR2 ignored: this arbiter is itself an upgrade; stop the old one first");
     // --reuse-port: the extra slot sockets go too, after the listeners, so no slot's queue is lost.
-    // The control and metrics sockets (close-on-exec, so inheritable only during this spawn) go last.
+    // The control and metrics sockets go last; every fd is inheritable only during this spawn.
     const slotFds = slots?.handoverFds() ?? [], moreFds = more?.fds ?? [];
     const fds = [...listeners.map((l) => l.fd), ...slotFds, ...moreFds];
     const childFds = runtime.childFds(fds);
@@ -59,8 +59,7 @@ export class HotUpgrade {
     Object.assign(env, slots?.handoverEnv(childFds.slice(listeners.length, listeners.length + slotFds.length)) ?? {});
     Object.assign(env, more?.env(childFds.slice(listeners.length + slotFds.length)) ?? {});
     this.pidfile?.rename(`${this.#pidPath}.oldbin`);
-    const spawn = more ? () => more.inheritable(() => runtime.spawn({ cmd, env, cwd, fds })) : () => runtime.spawn({ cmd, env, cwd, fds });
-    const child = slots ? slots.allInheritable(spawn) : spawn();
+    const child = spawnHanding({ cmd, env, cwd, fds });
     this.child = child;
     this.log.info(`Started new arbiter (pid: ${child.pid}) on the same sockets`);
     child.exited.then((status) => {

@@ -74,10 +74,16 @@ export class WorkerTable {
     const { cwd, log, ctx } = this.opts;
     const ids = resolveIds(cfg.user, cfg.group);
     const drop = ids && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.()) ? ids : null;
-    prepareLogFiles([
-      { file: cfg.errorLogfile, setting: "--error-logfile" },
-      { file: cfg.accessLogfile, setting: "--access-logfile" },
-    ], drop);
+    try {
+      prepareLogFiles([
+        { file: cfg.errorLogfile, setting: "--error-logfile" },
+        { file: cfg.accessLogfile, setting: "--access-logfile" },
+      ], drop);
+    } catch (err) {
+      // Checked at start; a file replaced since (by a worker: it owns it) must not stop the
+      // service. The worker opens it itself, as its user, or logs to stderr.
+      log.error((err as Error).message);
+    }
     const slot = this.#freeSlot(generation);
     const sockets = this.slots ? this.slots.fdsFor(slot) : this.listeners.map((l) => l.fd);
     const balance = this.slots ? [] : this.#balanceFd();
@@ -109,13 +115,12 @@ export class WorkerTable {
     try {
       const as = drop ? startAs(this.opts.workerCommand(cfg), drop) : { cmd: this.opts.workerCommand(cfg) };
       const start = (fds: number[]) => ctx.spawn({ ...as, env, cwd, fds: [...fds, ...balance, ...wake, sb.fd, ...tls] });
-      handle = this.slots ? this.slots.withSlot(slot, start) : start(sockets);
+      handle = start(sockets);
     } catch (err) {
       sb.release();
       throw err;
     } finally {
-      ctx.closeFd(sb.fd); // the child has its copy; no later child may inherit ours
-      for (const fd of tls) ctx.closeFd(fd);
+      for (const fd of tls) ctx.closeFd(fd); // the child has its copy; the arbiter keeps the scoreboard's, to read
     }
     const rec: WorkerRecord = {
       pid: handle.pid, age, generation, handle, board: sb.board, spawnedAt: ctx.now(), slot, serving: false, recycling: false, retiring: false,
@@ -197,7 +202,7 @@ export class WorkerTable {
       // The worker led its own process group: what the app forked goes with it. (While any
       // member lives, the kernel hands out no pid equal to the group id, so this hits only it.)
       this.opts.ctx.killGroup(rec.pid);
-      rec.board.detach();
+      rec.board.refresh(); // its last values, for the exit's counters
       this.#release.get(rec)?.();
       this.#release.delete(rec);
       const log = this.opts.log;
@@ -223,6 +228,7 @@ export class WorkerTable {
     const now = this.opts.ctx.now(), recycle: { rec: WorkerRecord; why: string }[] = [];
     for (const rec of this.#workers.values()) {
       if (rec.sent === "SIGKILL") continue;
+      rec.board.refresh();
       if (rec.board.serving) rec.serving = true;
       if (!rec.serving) {
         if (cfg.bootTimeout > 0 && now - rec.spawnedAt > cfg.bootTimeout * 1000) {
@@ -232,7 +238,8 @@ export class WorkerTable {
         continue;
       }
       const value = rec.board.lastBeat;
-      if (value !== rec.beat.value) rec.beat = { value, seenAt: now };
+      // Object.is: NaN, which never equals itself, must not count as a new beat every time.
+      if (!Object.is(value, rec.beat.value)) rec.beat = { value, seenAt: now };
       const beat = rec.beat.seenAt;
       if (cfg.timeout > 0 && now - beat > cfg.timeout * 1000) {
         if (rec.abortedAt === undefined) {

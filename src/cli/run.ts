@@ -10,6 +10,9 @@ import { openSink } from "../log/sink.ts";
 import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
 import { runtime } from "../runtime/index.ts";
+import { launchEnvironment } from "../arbiter/environment.ts";
+import { type Ids, startAs } from "../arbiter/identity.ts";
+import { resolveIds } from "../config/users.ts";
 
 // Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
 // A URL when guvnor runs from JSR (Deno runs a URL as it runs a path).
@@ -24,7 +27,7 @@ export async function runCli(argv: string[]): Promise<number> {
   try {
     // 1. The effective config.
     const startCwd = process.cwd();
-    const { config: cfg, hooks, unknownEnv } = await resolveConfig(argv, process.env, startCwd);
+    const { config: cfg, hooks, unknownEnv } = await resolveConfig(argv, launchEnvironment(), startCwd);
     for (const name of unknownEnv) cliLog.warn(`Warning: ${name} is not a guvnor setting (see guvnor --help); ignoring it`);
     checking = cfg.checkConfig;
     if (cfg.chdir) chdir(cfg.chdir);
@@ -36,8 +39,11 @@ export async function runCli(argv: string[]): Promise<number> {
     // 2. The app must at least exist before we bind anything.
     appModulePath(cfg.app, cwd);
     if (cfg.checkConfig) {
-      // The app is checked where it will run: on the workers' runtime, which may not be ours.
-      if (cfg.runtime !== runtime.name) return await checkOn(cfg.runtime, argv, startCwd);
+      // The app is checked where it will run: on the workers' runtime, which may not be ours, and
+      // as --user (importing it runs its code: never as root).
+      const ids = resolveIds(cfg.user, cfg.group);
+      const drop = ids && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.()) ? ids : null;
+      if (cfg.runtime !== runtime.name || drop) return await checkOn(cfg.runtime, argv, startCwd, drop);
       const appExport = await importApp(cfg.app, cwd);
       await loadWorkerClass(cfg.workerClass, cwd);
       // A custom worker class decides for itself what app it can serve.
@@ -49,7 +55,7 @@ export async function runCli(argv: string[]): Promise<number> {
     return await runArbiter({
       cfg, hooks, cwd, stderr,
       reloadConfig: async () => {
-        const next = await resolveConfig(argv, process.env, startCwd);
+        const next = await resolveConfig(argv, launchEnvironment(), startCwd);
         return { cfg: next.config, hooks: next.hooks };
       },
       workerCommand: (c) => workerCommandFor(c.runtime, CLI_MAIN),
@@ -65,12 +71,14 @@ export async function runCli(argv: string[]): Promise<number> {
   }
 }
 
-/** --check-config --runtime OTHER: the same check, by this CLI started on the other runtime. */
-async function checkOn(target: "bun" | "deno", argv: string[], cwd: string): Promise<number> {
-  const cmd = [...workerCommandFor(target, CLI_MAIN), ...argv];
+/** --check-config on another runtime or as --user: the same check, by this CLI started so. */
+async function checkOn(target: "bun" | "deno", argv: string[], cwd: string, ids: Ids | null): Promise<number> {
+  // This same program again (selfCommand carries our arguments), or the CLI on the other runtime.
+  const cmd = target === runtime.name ? selfCommand() : [...workerCommandFor(target, CLI_MAIN), ...argv];
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
-  const status = await runtime.spawn({ cmd, env, cwd, fds: [] }).exited;
+  const as = ids ? startAs(cmd, ids) : { cmd };
+  const status = await runtime.spawn({ ...as, env, cwd, fds: [] }).exited;
   return status.code ?? ExitCode.USAGE;
 }
 

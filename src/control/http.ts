@@ -11,7 +11,8 @@ import { closeListeners, createListeners, type Listener } from "../sockets/liste
 import { CONTENT_TYPE } from "./metrics.ts";
 import { METRICS_FD_ENV } from "../handoff.ts";
 
-/** The metrics socket's fd in a new arbiter started by USR2. */
+/** Connections the metrics server holds at once, and how long one may stay silent. */
+const MAX_CONNECTIONS = 32, IDLE_MS = 10_000;
 
 export interface HealthSource {
   metrics(): string;
@@ -39,6 +40,15 @@ export class MetricsServer {
       reply(404, "not found: try /metrics, /healthz or /readyz\n");
     });
     this.#server.keepAliveTimeout = 5000;
+    // Whoever can reach this address must not be able to use up the arbiter's descriptors (it
+    // needs them to start workers): a few connections at a time, none idle for long.
+    const open = new Set<unknown>();
+    this.#server.on("connection", (socket: import("node:net").Socket) => {
+      if (open.size >= MAX_CONNECTIONS) return void socket.destroy();
+      open.add(socket);
+      socket.setTimeout(IDLE_MS, () => socket.destroy());
+      socket.once("close", () => open.delete(socket));
+    });
   }
 
   /** Binds `spec` (or adopts the socket a previous arbiter handed over); throws an AddressError. */

@@ -78,14 +78,13 @@ export class Observer implements ControlTarget {
   }
 
   /** What USR2 hands the new arbiter besides the listeners: fds, and the variables naming them. */
-  handover(): { fds: number[]; env: (childFds: number[]) => Record<string, string>; inheritable: <T>(spawn: () => T) => T } {
+  handover(): { fds: number[]; env: (childFds: number[]) => Record<string, string> } {
     const fds: number[] = [], names: string[] = [];
     if (this.#control) fds.push(this.#control.fd), names.push(CONTROL_FD_ENV);
     if (this.#metrics) fds.push(this.#metrics.fd), names.push(METRICS_FD_ENV);
     return {
       fds,
       env: (childFds) => Object.fromEntries(names.map((n, i) => [n, String(childFds[i])])),
-      inheritable: (spawn) => withInheritable(fds, spawn),
     };
   }
 
@@ -250,14 +249,4 @@ export class Observer implements ControlTarget {
 
 function stateOf(w: ObservedWorker): WorkerState {
   return w.retiring ? "retiring" : w.recycling ? "recycling" : w.serving ? "serving" : "booting";
-}
-
-/** Runs `spawn` with `fds` inheritable (USR2's new arbiter), close-on-exec again after. */
-function withInheritable<T>(fds: number[], spawn: () => T): T {
-  for (const fd of fds) libc.setCloexec(fd, false);
-  try {
-    return spawn();
-  } finally {
-    for (const fd of fds) libc.setCloexec(fd, true);
-  }
 }

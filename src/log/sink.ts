@@ -18,6 +18,7 @@ export function openSink(target: string, std: "stdout" | "stderr"): Sink {
   let fd = openAppend(target);
   return {
     write: (t) => void fs.writeSync(fd, t),
+    /** Throws when the file cannot be opened again; the old one stays in use. */
     reopen() {
       const old = fd;
       fd = openAppend(target);
@@ -27,8 +28,16 @@ export function openSink(target: string, std: "stdout" | "stderr"): Sink {
   };
 }
 
-/** Append, creating 0644; never through a symbolic link (a link planted at a log path is refused). */
-function openAppend(file: string): number {
-  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW } = fs.constants;
-  return fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW, 0o644);
+/**
+ * Append, creating 0644; only a plain file. Never through a symbolic link, and without waiting: a
+ * FIFO planted at a log path would otherwise block the opening process (the arbiter) for good.
+ */
+export function openAppend(file: string): number {
+  const { O_WRONLY, O_APPEND, O_CREAT, O_NOFOLLOW, O_NONBLOCK } = fs.constants;
+  const fd = fs.openSync(file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK, 0o644);
+  if (!fs.fstatSync(fd).isFile()) {
+    fs.closeSync(fd);
+    throw Object.assign(new Error(`${file} is not a plain file`), { code: "ENOTFILE" });
+  }
+  return fd;
 }

@@ -24,7 +24,7 @@ export class ReusePortSlots {
     for (const spec of handed ? handed.split(";") : []) {
       const fds = spec.split(",").map((x, j) => (x === "-" ? listeners[j]?.fd : Number(x)));
       if (fds.length !== listeners.length || fds.some((fd) => !Number.isInteger(fd))) continue;
-      fds.forEach((fd, j) => { if (fd !== listeners[j].fd) libc.setCloexec(fd, true); }); // see withSlot()
+      fds.forEach((fd, j) => { if (fd !== listeners[j].fd) libc.setCloexec(fd, true); }); // handed to one worker at a time (arbiter/context.ts)
       this.#slots.push(fds);
     }
   }
@@ -44,20 +44,7 @@ export class ReusePortSlots {
     return this.#slots[i];
   }
 
-  /**
-   * Calls `spawn` with slot `i`'s sockets inheritable. They are close-on-exec otherwise: a
-   * Deno.Command child inherits every inheritable fd, and a worker holding another slot's socket
-   * would keep that slot's queue alive, unserved, after the arbiter closed it.
-   */
-  withSlot<T>(i: number, spawn: (fds: number[]) => T): T {
-    const fds = this.fdsFor(i), own = fds.filter((fd, j) => fd !== this.listeners[j].fd);
-    for (const fd of own) libc.setCloexec(fd, false);
-    try {
-      return spawn(fds);
-    } finally {
-      for (const fd of own) libc.setCloexec(fd, true);
-    }
-  }
+
 
   /** Closes the highest slots beyond `keep` that no worker holds (slot 0, the listeners, stays). */
   trim(keep: number, held: Set<number>): void {
@@ -77,16 +64,7 @@ export class ReusePortSlots {
     return { [SLOTS_ENV]: slots.join(";") };
   }
 
-  /** Calls `spawn` with every slot socket inheritable (the new arbiter of a USR2; see withSlot()). */
-  allInheritable<T>(spawn: () => T): T {
-    const fds = this.handoverFds();
-    for (const fd of fds) libc.setCloexec(fd, false);
-    try {
-      return spawn();
-    } finally {
-      for (const fd of fds) libc.setCloexec(fd, true);
-    }
-  }
+
 
   /** Closes every slot but 0 (the listeners are closed with the listeners). */
   closeAll(): void {
@@ -109,7 +87,7 @@ function sibling(fd: number, backlog: number): number {
     if (family === libc.AF_INET6) libc.setV6Only(s);
     libc.bind(s, sa);
     libc.listen(s, backlog);
-    libc.setCloexec(s, true); // see withSlot()
+    libc.setCloexec(s, true); // handed to one worker at a time (arbiter/context.ts)
     return s;
   } catch (err) {
     libc.close(s);

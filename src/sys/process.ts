@@ -1,14 +1,18 @@
-// Process-level calls through libc: process group, parent-death signal, signal dispositions, fd limit.
-import { check, libc } from "./ffi.ts";
+// Process-level calls through libc: session, parent-death signal, signal dispositions, fd limit.
+import { check, errno, libc } from "./ffi.ts";
 
 const PR_SET_PDEATHSIG = 1, RLIMIT_NOFILE = 7;
 
 /**
- * Makes this process the leader of a new process group, so whatever it forks can be stopped
- * with it (a signal to the negative pid). A process that calls setsid() itself escapes.
+ * Starts a new session with no controlling terminal, led by this process: an operator's terminal
+ * cannot be driven from here (TIOCSTI, /dev/tty), and what this process forks is in its process
+ * group, so it can be stopped with it (a signal to the negative pid). A child that calls setsid()
+ * or setpgid() itself escapes that group.
  */
-export function becomeProcessGroupLeader(): void {
-  check("setpgid", libc.setpgid(0, 0));
+export function startSession(): void {
+  // EPERM: already a group leader (started so by setsid(1)): nothing to do.
+  const r = libc.setsid();
+  if (r < 0 && errno() !== 1) check("setsid", r);
 }
 
 /** Gives `signum` its default action (SIG_DFL) again, whatever handler the runtime installed. */

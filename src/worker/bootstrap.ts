@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../log/logger.ts";
 import { openSink, type Sink } from "../log/sink.ts";
 import { setCloexec } from "../sockets/libc.ts";
 import { closeFd, mapShared, takeFile } from "../sys/memory.ts";
-import { becomeProcessGroupLeader } from "../sys/process.ts";
+import { startSession } from "../sys/process.ts";
 import { loadWorkerClass, type WorkerClass } from "./classes.ts";
 import { HandoffError, takeWorkerState, WORKER_ENV, type WorkerState } from "../handoff.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "./scoreboard.ts";
@@ -39,8 +39,9 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
   let worker: Worker | undefined;
   let code: number = ExitCode.OK;
   try {
-    // 1. Our own process group, before the app can fork: the arbiter stops it with us.
-    becomeProcessGroupLeader();
+    // 1. Our own session (no terminal) and process group, before the app can fork: the arbiter
+    //    stops the group with us.
+    startSession();
     // 2. What the arbiter handed over: our identity, the scoreboard, the sockets.
     checkIdentity(state);
     const board = openScoreboard(state.scoreboardFd);
@@ -58,7 +59,13 @@ export async function bootstrap(state: WorkerState, appSource?: AppSource, worke
     worker = new WorkerClass(state.age, state.ppid, state.sockets, app, cfg.timeout, cfg, log.withTag(`worker:${state.age}`));
     worker.board = board;
     if (state.wakeFd !== undefined) worker.wake = new ArbiterWake(state.wakeFd);
-    worker.onReopenLogs = () => sink.reopen();
+    worker.onReopenLogs = () => {
+      try {
+        sink.reopen();
+      } catch (err) {
+        log.warn(`Can't reopen the error log, keeping the old one: ${(err as Error).message}`);
+      }
+    };
     worker.tls = tls;
     if (state.hooks) {
       // Hooks are functions: the worker loads the config file again, only when it defines some.

@@ -3,7 +3,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import process from "node:process";
 import { runtime } from "../runtime/index.ts";
 import type { NativeHandler, NativeServer } from "../runtime/index.ts";
 import { acceptQueueLength, getsockname } from "../sockets/libc.ts";
@@ -167,9 +166,10 @@ export function serveNative(given: NativeOptions): NativeServing {
 }
 
 function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: NativeServer; listener: Adopted } {
-  // A unix listener gets a unix throw-away, so accepted sockets have the family the server expects.
-  const tmp = s.kind === "unix" ? path.join(os.tmpdir(), `guvnor-${process.pid}-${i}.sock`) : "";
-  if (tmp) fs.rmSync(tmp, { force: true });
+  // A unix listener gets a unix throw-away, so accepted sockets have the family the server
+  // expects: in a new private directory, where nobody else can have planted anything.
+  const dir = s.kind === "unix" ? fs.mkdtempSync(path.join(os.tmpdir(), "guvnor-")) : "";
+  const tmp = dir ? path.join(dir, `${i}.sock`) : "";
   const before = socketFds();
   const server = runtime.serveNative({
     at: tmp ? { kind: "unix", path: tmp } : { kind: "tcp" },
@@ -187,7 +187,7 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
     server.abort();
     throw err;
   } finally {
-    if (tmp) fs.rmSync(tmp, { force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -7,7 +7,7 @@ import { Worker } from "./base.ts";
 import { type TlsServing, tlsServing } from "../config/tls.ts";
 import { FORWARDED, type Forwarded, forwardNode, ProxyTrust } from "./forwarded.ts";
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
-import type { HttpServing, NodeListener } from "./http-compat.ts";
+import type { HttpServing, NodeListener, ServeOptions } from "./http-compat.ts";
 import { CounterWriter } from "../control/counters.ts";
 import type { NativeHandler } from "../runtime/index.ts";
 
@@ -25,7 +25,13 @@ export abstract class HttpWorker extends Worker {
 
   override async run(): Promise<void> {
     const cfg = this.cfg;
-    if (cfg.accessLogfile) this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+    if (cfg.accessLogfile) {
+      try {
+        this.#accessLog = openSink(cfg.accessLogfile, "stdout");
+      } catch (err) {
+        this.log.error(`Can't open --access-logfile ${cfg.accessLogfile}, serving without it: ${(err as Error).message}`);
+      }
+    }
     this.#fdLimit = raiseLimit(this.log);
     if (cfg.maxRequests > 0) this.#maxRequests = cfg.maxRequests + Math.floor(Math.random() * (cfg.maxRequestsJitter + 1));
     if (this.board) this.counters = new CounterWriter(this.board.counters());
@@ -42,7 +48,11 @@ export abstract class HttpWorker extends Worker {
 
   override handleUsr1(): void {
     super.handleUsr1();
-    this.#accessLog?.reopen();
+    try {
+      this.#accessLog?.reopen();
+    } catch (err) {
+      this.log.warn(`Can't reopen the access log, keeping the old one: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -59,7 +69,13 @@ export abstract class HttpWorker extends Worker {
       maxConnections: connectionCap(this.#fdLimit),
       log: this.log,
       tls: this.tlsServing,
+      upgrade: await this.upgrades(),
     });
+  }
+
+  /** WebSocket upgrades on the compat path; none unless a worker class handles them. */
+  protected upgrades(): Promise<ServeOptions["upgrade"]> | ServeOptions["upgrade"] {
+    return undefined;
   }
 
   /** TLS as this worker serves it: the arbiter's material shaped by the settings; undefined for plain HTTP. */

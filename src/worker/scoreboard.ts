@@ -26,23 +26,27 @@ export const RECYCLE_REASONS = {
 export type RecycleReason = keyof typeof RECYCLE_REASONS;
 
 export class Scoreboard {
-  #bytes!: Uint8Array;
-  #view!: DataView;
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
   readonly #encoder = new TextEncoder();
 
-  constructor(memory: Uint8Array = new Uint8Array(SCOREBOARD_SIZE)) {
-    this.#attach(memory);
-  }
+  readonly #source?: (into: Uint8Array) => void;
 
-  #attach(memory: Uint8Array): void {
+  /**
+   * `memory`: the worker's shared mapping, or (the arbiter) a private copy that `source` fills
+   * from the worker's file on refresh().
+   */
+  constructor(memory: Uint8Array = new Uint8Array(SCOREBOARD_SIZE), source?: (into: Uint8Array) => void) {
     if (memory.byteLength < SCOREBOARD_SIZE) throw new Error(`a scoreboard needs ${SCOREBOARD_SIZE} bytes`);
     this.#bytes = memory;
     this.#view = new DataView(memory.buffer, memory.byteOffset, SCOREBOARD_SIZE);
+    this.#source = source;
   }
 
-  /** Arbiter: keeps the last values in ordinary memory, so the shared mapping can be released. */
-  detach(): void {
-    this.#attach(this.#bytes.slice(0, SCOREBOARD_SIZE));
+  /** Arbiter: reads the worker's current values into this copy (a no-op over shared memory). */
+  refresh(): this {
+    this.#source?.(this.#bytes);
+    return this;
   }
 
   // --- the arbiter's side ---
@@ -51,6 +55,11 @@ export class Scoreboard {
   init(): this {
     this.#view.setUint32(0, MAGIC, true);
     return this;
+  }
+
+  /** The mark init() wrote, for the arbiter to write into a new worker's file. */
+  get mark(): Uint8Array {
+    return this.#bytes.subarray(0, 4);
   }
 
   get valid(): boolean {

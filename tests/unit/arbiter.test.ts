@@ -53,6 +53,8 @@ class FakeMachine implements ArbiterContext {
     return { fd: 99, board: this.#next, release() {} };
   }
   createSharedMemory = () => 98;
+  closeOnExecAll(): void {}
+  raiseFdLimit(): void {}
   createFileWith = () => 97;
   closeFd(): void {}
   killGroup(): void {}
@@ -134,6 +136,36 @@ describe("arbiter decisions (fake machine)", () => {
     assert.deepEqual([m.procs[0].signals, m.procs[1].signals], [[], []], "the old workers were never stopped");
     assert.ok(arbiter.workers.filter((w) => w.generation === 1).every((w) => !w.recycling));
     assert.match(lines.join(""), /Reload failed, keeping the old workers/);
+  });
+
+  it("a worker that served and then exits 4 is a crash, not a reason to stop the server", async () => {
+    const { arbiter, m } = await setup();
+    m.serve(m.procs[0]);
+    await step(arbiter);
+    m.procs[0].exit({ code: 4, signal: null });
+    m.t += 10_000;
+    await step(arbiter);
+    assert.equal(m.procs.length, 2, "replaced");
+  });
+
+  it("a spawn that fails for want of descriptors is retried after a delay, not fatal", async () => {
+    const { arbiter, m, lines } = await setup();
+    m.serve(m.procs[0]);
+    await step(arbiter);
+    const spawn = m.spawn.bind(m);
+    let fail = true;
+    m.spawn = (opts) => {
+      if (fail) throw Object.assign(new Error("spawn failed: EMFILE"), { code: "EMFILE" });
+      return spawn(opts);
+    };
+    m.procs[0].exit({ code: 1, signal: null });
+    m.t += 10_000;
+    await step(arbiter);
+    assert.match(lines.join(""), /Can't start a worker: spawn failed: EMFILE/);
+    fail = false;
+    m.t += 1000;
+    await step(arbiter);
+    assert.equal(m.procs.length, 2);
   });
 
   it("a worker that cannot boot halts the arbiter with exit 3 instead of respawning", async () => {
@@ -221,7 +253,7 @@ describe("arbiter decisions (fake machine)", () => {
       assert.deepEqual(state.ids, { uid: Number(nobody[1]), gid: Number(nobody[2]), named: true });
       if (process.getuid?.() !== Number(nobody[1])) {
         const { cmd, uid } = m.procs[0].opts;
-        const viaSetpriv = cmd[0].endsWith("/setpriv") && cmd.includes(`--reuid=${nobody[1]}`) && cmd.includes("--init-groups");
+        const viaSetpriv = cmd.some((c) => c.endsWith("/setpriv")) && cmd.includes(`--reuid=${nobody[1]}`) && cmd.includes("--init-groups");
         assert.ok(viaSetpriv || uid === Number(nobody[1]), `not started as --user: ${cmd.join(" ")}`);
       }
     }
