@@ -217,8 +217,11 @@ export function robustSuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
     it("WebSockets on the compat path: the runtime's own API and Hono's helper echo; HUP sends a close frame at the deadline", async () => {
-      const hono = await boot(rt, ["--serving", "compat", fixture("ws-hono.ts")]);
+      const log = path.join(tmpDir(), "access.log");
+      const hono = await boot(rt, ["--serving", "compat", "--access-logfile", log, fixture("ws-hono.ts")]);
       assert.equal(await wsEcho(`ws://127.0.0.1:${hono.port}/ws`, "hi"), "hono echo hi");
+      await sleep(100);
+      assert.match(fs.readFileSync(log, "utf8"), /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ws HTTP\/1\.1" 101 0 /m);
       await stopCleanly(hono.g);
       const { g, port, base } = await boot(rt, ["--serving", "compat", "--graceful-timeout", "1", "--keep-alive", "1", APP]);
       assert.equal(await wsEcho(`ws://127.0.0.1:${port}/ws`, "ping"), "echo ping");

@@ -75,7 +75,17 @@ export class FetchWorker extends HttpWorker {
     const { CompatWebSockets } = await import("./ws-compat.ts");
     const ws = new CompatWebSockets(serverNeeds(this.appExport).websocket as never, (r, info) => this.#call(r, info));
     return {
-      handle: (req, socket, head) => void ws.handle(req, socket, head, serveInfo(req)),
+      handle: (req, socket, head) => {
+        const start = new Date(), t0 = performance.now();
+        void ws.handle(req, socket, head, serveInfo(req)).then((status) => {
+          if (!this.logsAccess) return;
+          const header = (n: string) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; };
+          this.writeAccess({
+            remoteAddr: req.socket.remoteAddress ?? "-", method: req.method ?? "GET", target: req.url ?? "/", httpVersion: req.httpVersion,
+            status, bytes: 0, requestHeader: header, responseHeader: () => undefined, start, durationMs: performance.now() - t0,
+          });
+        });
+      },
       closeAll: () => ws.closeAll(),
     };
   }

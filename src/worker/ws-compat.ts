@@ -66,8 +66,8 @@ export class CompatWebSockets {
   readonly sessions = new Set<WsEndpoint>();
   constructor(readonly handlers: BunHandlers | undefined, readonly call: (request: Request, info: NativeInfo) => Answer) {}
 
-  /** node:http's 'upgrade': the app decides; the handshake completes, or its answer is written raw. */
-  async handle(req: http.IncomingMessage, socket: net.Socket, head: Uint8Array, info: NativeInfo): Promise<void> {
+  /** node:http's 'upgrade': the app decides; the handshake completes (101), or its answer is written raw. Resolves with the status sent. */
+  async handle(req: http.IncomingMessage, socket: net.Socket, head: Uint8Array, info: NativeInfo): Promise<number> {
     const headers = new Headers();
     for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
     const request = new Request(`http://${req.headers.host ?? "localhost"}${req.url}`, { method: req.method, headers });
@@ -83,9 +83,11 @@ export class CompatWebSockets {
     }
     const key = req.headers["sec-websocket-key"];
     const deno = denoPending.get(request);
-    if (key && bun && this.handlers) return this.#openBun(socket, head, key, bun, info);
-    if (key && deno && res === deno.response) return this.#openDeno(socket, head, key, deno.socket);
-    writeRaw(socket, res ?? new Response("Internal Server Error\n", { status: 500 }));
+    if (key && bun && this.handlers) return this.#openBun(socket, head, key, bun, info), 101;
+    if (key && deno && res === deno.response) return this.#openDeno(socket, head, key, deno.socket), 101;
+    const answer = res ?? new Response("Internal Server Error\n", { status: 500 });
+    writeRaw(socket, answer);
+    return answer.status;
   }
 
   /** Sends every open session a close frame (1001 going away); returns how many there were. */
