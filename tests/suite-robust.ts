@@ -139,7 +139,7 @@ export function robustSuite(rt: RuntimeName): void {
     for (const serving of ["native", "compat"]) {
       it(`--keep-alive closes idle, silent and dribbling connections, not slow requests or WebSockets (--serving ${serving})`, async () => {
         const { g, port, base } = await boot(rt, ["--keep-alive", "1", "-t", "2", "--serving", serving, APP]);
-        const ws = serving === "native" ? await openWs(`ws://127.0.0.1:${port}/ws`) : undefined;
+        const ws = await openWs(`ws://127.0.0.1:${port}/ws`);
         const kinds = ["after-request", "silent", "dribble"] as const;
         const [slow, ...closed] = await Promise.all([
           request(`${base}/slow?ms=2500`, 8000),
@@ -151,12 +151,10 @@ export function robustSuite(rt: RuntimeName): void {
         // checked in coarse steps), a request head that is not complete after about 10 s.
         const bunNative = rt === "bun" && serving === "native";
         for (const k of bunNative ? ["after-request"] : kinds) assert.ok(got[k] > 0.5 && got[k] < 5, `${k} closed after ${got[k]} s: ${JSON.stringify(got)}`);
-        if (ws) {
-          const echo = new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
-          ws.send("still there");
-          assert.equal(await echo, "echo still there", "a WebSocket quiet for longer than --keep-alive stays open");
-          ws.close();
-        }
+        const echo = new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
+        ws.send("still there");
+        assert.equal(await echo, "echo still there", "a WebSocket quiet for longer than --keep-alive stays open");
+        ws.close();
         await stopCleanly(g);
       });
     }
@@ -218,13 +216,25 @@ export function robustSuite(rt: RuntimeName): void {
       await g.waitFor(/Graceful timeout \(2 s\): cut 1 request\(s\) and 1 WebSocket session\(s\)/);
       await stopCleanly(g);
     });
-    it("a WebSocket upgrade on the compat path is refused with 501 and one log line, not a 500", async () => {
-      const { g, port, base } = await boot(rt, ["--serving", "compat", APP]);
-      await assert.rejects(openWs(`ws://127.0.0.1:${port}/ws`));
-      const r = await request({ url: `${base}/ws`, headers: { upgrade: "websocket", connection: "Upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });
-      assert.equal(r.status, 501);
-      await g.waitFor(/WebSocket upgrade refused \(501\): the compat serving path has no WebSockets/);
-      assert.doesNotMatch(g.stderr, /Error handling request/);
+    it("WebSockets on the compat path: the runtime's own API and Hono's helper echo; HUP sends a close frame at the deadline", async () => {
+      const log = path.join(tmpDir(), "access.log");
+      const hono = await boot(rt, ["--serving", "compat", "--access-logfile", log, fixture("ws-hono.ts")]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${hono.port}/ws`, "hi"), "hono echo hi");
+      await sleep(100);
+      assert.match(fs.readFileSync(log, "utf8"), /^127\.0\.0\.1 - - \[[^\]]+\] "GET \/ws HTTP\/1\.1" 101 0 /m);
+      await stopCleanly(hono.g);
+      const { g, port, base } = await boot(rt, ["--serving", "compat", "--graceful-timeout", "1", "--keep-alive", "1", APP]);
+      assert.equal(await wsEcho(`ws://127.0.0.1:${port}/ws`, "ping"), "echo ping");
+      const ws = await openWs(`ws://127.0.0.1:${port}/ws`);
+      const closed = new Promise<number>((r) => (ws.onclose = (e) => r(e.code)));
+      await sleep(1500); // quiet for longer than --keep-alive would allow a request head: still open
+      const echo = new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
+      ws.send("later");
+      assert.equal(await echo, "echo later");
+      g.signal("SIGHUP");
+      assert.equal(await closed, 1001);
+      await g.waitFor(/Graceful timeout \(1 s\): cut 0 request\(s\) and 1 WebSocket session\(s\)/);
+      assert.match((await request(`${base}/pid`)).body, /^\d+$/);
       await stopCleanly(g);
     });
     it("access log: requests the client gave up on get their line; a Host-less request's URL names the real port", async () => {

@@ -55,7 +55,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "reusePort", flag: "reuse-port", section: "Server", parse: bool(), default: false,
-    doc: "Linux: per TCP address, one `SO_REUSEPORT` socket per worker slot, all held by the arbiter; the kernel spreads connections across slots, so a burst of keep-alive connections cannot pile onto one worker. A slot keeps its queue while its worker is replaced; only fewer workers (TTOU) close one. Off: every worker accepts from one shared socket.",
+    doc: "Linux: per TCP address, one `SO_REUSEPORT` socket per worker slot, all held by the arbiter; the kernel spreads connections across slots by hash. A slot keeps its queue while its worker is replaced, but also while its worker is stuck; fewer workers (TTOU) close one. Off (the default): every worker accepts from one shared socket, and a worker holding more than its share of the active connections stops accepting and hands its surplus keep-alive connections back.",
   },
   {
     key: "metricsBind", flag: "metrics-bind", meta: "ADDR", section: "Server", parse: optional(namedBindItem), default: "",

@@ -114,6 +114,11 @@ export const deno: Runtime = {
     socket.on("error", () => {});
     return () => void socket.destroy();
   },
+
+  interceptWebSocketUpgrade(take, ours) {
+    const original = Deno.upgradeWebSocket;
+    Deno.upgradeWebSocket = (request: Request, options?: unknown) => (ours(request) ? take(request) : original.call(Deno, request, options));
+  },
 };
 
 /** Deno.serve's TLS options: a certificate and key, nothing else (it offers h2 and http/1.1 by ALPN). */

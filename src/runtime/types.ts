@@ -117,4 +117,9 @@ export interface Runtime {
   serveNative(opts: NativeServeOptions): NativeServer;
   /** Calls onData whenever bytes arrive on a socket fd this process holds; returns a function that stops watching. */
   watchFd(fd: number, onData: () => void): () => void;
+  /**
+   * Routes the runtime's own WebSocket upgrade call for requests `ours` recognizes to `take`
+   * (Deno.upgradeWebSocket, for the compat path); Bun apps upgrade through `info`, so Bun has none.
+   */
+  interceptWebSocketUpgrade?(take: (request: Request) => { socket: unknown; response: Response }, ours: (request: Request) => boolean): void;
 }

@@ -117,8 +117,13 @@ export class BalanceTable {
 
 /** The worker side: counts its connections per request, and steers the gate every tick. */
 export class Balancer {
-  /** Connection key (client address and port) → tick of its last request. */
+  /**
+   * Connection key (client address and port) → 2 × the tick of its last request, + 1 once it has
+   * made a second request. Only those count: a connection used for one request and closed (the
+   * server cannot tell) is no pool to spread, and the accept queue already spreads those.
+   */
   readonly #active = new Map<string, number>();
+  #own = 0;
   #tick = 0;
   #handBack = 0;
   /** Requests this tick; and of every how many one is looked at (from the last tick's count). */
@@ -173,13 +178,13 @@ export class Balancer {
       this.#active.delete(key);
       return true;
     }
-    this.#active.set(key, this.#tick);
+    this.#active.set(key, this.#tick * 2 + (this.#active.has(key) ? 1 : 0));
     return false;
   }
 
-  /** Connections active within the window. */
+  /** Keep-alive connections active within the window, as of the last tick. */
   get connections(): number {
-    return this.#active.size;
+    return this.#own;
   }
 
   #tickIfDue(): void {
@@ -190,8 +195,12 @@ export class Balancer {
     const now = this.#lastTick = this.now(), oldest = ++this.#tick - WINDOW_TICKS;
     this.#every = Math.max(1, Math.floor(this.#requests / LOOKUPS_PER_TICK));
     this.#requests = 0;
-    for (const [key, t] of this.#active) if (t < oldest) this.#active.delete(key);
-    const own = this.#active.size;
+    let own = 0;
+    for (const [key, v] of this.#active) {
+      if (v >> 1 < oldest) this.#active.delete(key);
+      else own += v & 1;
+    }
+    this.#own = own;
     this.table.publish(own, now);
     const d = decide(own, this.table.others(now));
     this.#handBack = d.handBack;

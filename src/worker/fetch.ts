@@ -9,7 +9,7 @@ import type { NativeHandler, NativeInfo } from "../runtime/index.ts";
 import type { FetchHandler, ServeInfo } from "../types.ts";
 import type { AccessEntry } from "../log/access.ts";
 import { logUpgrade, logWhenSent, seeRequest } from "./fetch-access.ts";
-import type { HttpServing, NodeListener } from "./http-compat.ts";
+import type { HttpServing, NodeListener, ServeOptions } from "./http-compat.ts";
 import { type NativeServing, serveNative } from "./http-native.ts";
 import { balanceTable } from "./balance.ts";
 import { HttpWorker } from "./http-worker.ts";
@@ -21,7 +21,6 @@ export class FetchWorker extends HttpWorker {
   #fetch?: FetchHandler;
   #native?: NativeServing;
   #limits?: RequestLimits;
-  #saidNoWebSocket = false;
   protected override nodeRequestHooks = false;
 
   /** The app's fetch; resolved once, after initProcess() loaded the module. */
@@ -66,22 +65,29 @@ export class FetchWorker extends HttpWorker {
       const req = (request as unknown as { runtime?: { node?: { req: http.IncomingMessage & { [FORWARDED]?: Forwarded } } } }).runtime?.node?.req;
       const f = req?.[FORWARDED]; // what a trusted proxy said, read on the node path (forwardNode)
       const { request: r, info } = f ? applyForwarded(f, request, serveInfo(req)) : { request, info: serveInfo(req) };
-      if (req?.headers.upgrade?.toLowerCase() === "websocket") return this.#noWebSocket();
       return this.#call(r, info) as Promise<Response> | Response;
     };
     return toNodeHandler(handler as Parameters<typeof toNodeHandler>[0]) as NodeListener;
   }
 
-  /**
-   * A WebSocket upgrade on the compat path: neither Bun's server.upgrade() nor
-   * Deno.upgradeWebSocket() works on a node:http request, so say so (once) instead of a 500.
-   */
-  #noWebSocket(): Response {
-    if (!this.#saidNoWebSocket) {
-      this.log.warn("WebSocket upgrade refused (501): the compat serving path has no WebSockets; they need --serving native (Linux)");
-      this.#saidNoWebSocket = true;
-    }
-    return new Response("WebSockets need guvnor's native serving path\n", { status: 501, headers: { "content-type": "text/plain" } });
+  /** WebSockets on the compat path, through either runtime's API (ws-compat.ts). */
+  protected override async upgrades(): Promise<ServeOptions["upgrade"]> {
+    const { CompatWebSockets } = await import("./ws-compat.ts");
+    const ws = new CompatWebSockets(serverNeeds(this.appExport).websocket as never, (r, info) => this.#call(r, info));
+    return {
+      handle: (req, socket, head) => {
+        const start = new Date(), t0 = performance.now();
+        void ws.handle(req, socket, head, serveInfo(req)).then((status) => {
+          if (!this.logsAccess) return;
+          const header = (n: string) => { const v = req.headers[n]; return Array.isArray(v) ? v.join(", ") : v; };
+          this.writeAccess({
+            remoteAddr: req.socket.remoteAddress ?? "-", method: req.method ?? "GET", target: req.url ?? "/", httpVersion: req.httpVersion,
+            status, bytes: 0, requestHeader: header, responseHeader: () => undefined, start, durationMs: performance.now() - t0,
+          });
+        });
+      },
+      closeAll: () => ws.closeAll(),
+    };
   }
 
   #nativeHandler(): NativeHandler {

@@ -29,6 +29,8 @@ export interface ServeOptions {
   keepAlive: number;
   /** Serve TLS (node:tls handshakes before node:http sees the connection). */
   tls?: TlsServing;
+  /** WebSocket upgrades (ws-compat.ts); without it an upgrade request goes to the listener. */
+  upgrade?: { handle(req: http.IncomingMessage, socket: net.Socket, head: Uint8Array): void; closeAll(): number };
   /** Open connections at which accepting pauses until some close (see fd-limit.ts). */
   maxConnections?: number;
   log?: Logger;
@@ -39,6 +41,8 @@ interface ConnState {
   served: number;
   /** Closes the connection when no request head has come within keep-alive seconds. */
   waiting?: ReturnType<typeof setTimeout>;
+  /** A WebSocket now (ws-compat.ts): it lasts to the graceful deadline. */
+  ws?: boolean;
 }
 
 export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
@@ -101,6 +105,16 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
       const { server, connectionEvent } = runtime.nodeServer(onRequest, opts.tls);
       server.keepAliveTimeout = opts.keepAlive * 1000;
       server.on(connectionEvent, onConnection);
+      if (opts.upgrade) {
+        server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Uint8Array) => {
+          const st = conns.get(socket);
+          if (st) {
+            clearTimeout(st.waiting); // a WebSocket owes no request head
+            st.ws = true;
+          }
+          opts.upgrade!.handle(req, socket, head);
+        });
+      }
       server.on("clientError", (_err, socket) => {
         if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
       });
@@ -120,18 +134,17 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
       if (conns.size === 0) return;
       // 2. Idle keep-alive connections close now; busy ones close after their response
       //    (Connection: close); a connection that has not sent a request yet gets keep-alive seconds.
-      for (const [socket, st] of conns) if (st.inflight === 0 && st.served > 0) socket.end();
+      for (const [socket, st] of conns) if (st.inflight === 0 && st.served > 0 && !st.ws) socket.end();
       const quiet = setTimeout(() => {
-        for (const [socket, st] of conns) if (st.inflight === 0) socket.destroy();
+        for (const [socket, st] of conns) if (st.inflight === 0 && !st.ws) socket.destroy();
       }, Math.min(graceMs, opts.keepAlive * 1000));
       // 3. Whatever is left at the graceful timeout is cut.
       const hard = setTimeout(() => {
         let cut = 0;
-        for (const [socket, st] of conns) {
-          cut += st.inflight;
-          socket.destroy();
-        }
-        if (cut) opts.log?.warn(`Graceful timeout (${graceMs / 1000} s): cut ${cut} request(s)`);
+        for (const st of conns.values()) cut += st.inflight;
+        const sessions = opts.upgrade?.closeAll() ?? 0; // close frames first, then the sockets
+        if (cut || sessions) opts.log?.warn(`Graceful timeout (${graceMs / 1000} s): cut ${cut} request(s) and ${sessions} WebSocket session(s)`);
+        setTimeout(() => { for (const socket of conns.keys()) socket.destroy(); }, sessions ? 100 : 0);
       }, graceMs);
       await drained;
       clearTimeout(quiet);

@@ -8,7 +8,7 @@ import { tlsServing } from "../config/tls.ts";
 import type { TlsServing } from "../runtime/tls.ts";
 import { FORWARDED, type Forwarded, forwardNode, ProxyTrust } from "./forwarded.ts";
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
-import type { HttpServing, NodeListener } from "./http-compat.ts";
+import type { HttpServing, NodeListener, ServeOptions } from "./http-compat.ts";
 import { CounterWriter } from "../control/counters.ts";
 import type { NativeHandler } from "../runtime/index.ts";
 
@@ -70,7 +70,13 @@ export abstract class HttpWorker extends Worker {
       maxConnections: connectionCap(this.#fdLimit),
       log: this.log,
       tls: this.tlsServing,
+      upgrade: await this.upgrades(),
     });
+  }
+
+  /** WebSocket upgrades on the compat path; none unless a worker class handles them. */
+  protected upgrades(): Promise<ServeOptions["upgrade"]> | ServeOptions["upgrade"] {
+    return undefined;
   }
 
   /** TLS as this worker serves it: the arbiter's material shaped by the settings; undefined for plain HTTP. */

@@ -75,8 +75,9 @@ describe("balancer", () => {
     let now = 10_000;
     writeSlot(m, 0, 1, 0, now); // a live worker with no connections
     const b = new Balancer(new BalanceTable(m, 2), gate, () => now);
-    for (let i = 0; i < 10; i++) b.seen(`127.0.0.1:${1000 + i}`);
+    for (let i = 0; i < 10; i++) b.seen(`127.0.0.1:${1000 + i}`), b.seen(`127.0.0.1:${1000 + i}`);
     b.tick();
+    assert.equal(b.connections, 10);
     assert.equal(gate.paused, true);
     const closed = Array.from({ length: 10 }, (_, i) => b.seen(`127.0.0.1:${1000 + i}`)).filter(Boolean).length;
     assert.equal(closed, 5, "half the pool handed back");
@@ -84,6 +85,16 @@ describe("balancer", () => {
     b.tick();
     assert.equal(gate.paused, false);
     assert.deepEqual(gate.calls, ["pause", "resume"]);
+  });
+
+  it("does not count a connection that made one request: it may be gone, and the accept queue spreads those", () => {
+    const m = memory(), gate = fakeGate();
+    writeSlot(m, 0, 1, 0, 10_000);
+    const b = new Balancer(new BalanceTable(m, 2), gate, () => 10_000);
+    for (let i = 0; i < 500; i++) b.seen(`127.0.0.1:${1000 + i}`);
+    b.tick();
+    assert.equal(b.connections, 0);
+    assert.equal(gate.paused, false);
   });
 
   it("resumes when connections wait in the queue while it is paused: a lying table cannot stop it", () => {
