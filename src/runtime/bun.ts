@@ -5,7 +5,7 @@ import tls from "node:tls";
 import process from "node:process";
 import http from "node:http";
 import type { RemoteAddr } from "../types.ts";
-import { nodeTlsOptions, type TlsServing } from "./tls.ts";
+import { commonTlsOptions, nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -121,15 +121,7 @@ export const bun: Runtime = {
 /** Bun.serve's tls option; the minimum version is BoringSSL's "no older than" flags. */
 function bunTls(t: TlsServing): Record<string, unknown> {
   const old = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
-  return {
-    cert: t.cert,
-    key: t.key,
-    ...(t.ca ? { ca: t.ca } : {}),
-    requestCert: t.requestCert,
-    rejectUnauthorized: t.rejectUnauthorized,
-    ...(t.ciphers ? { ciphers: t.ciphers } : {}),
-    secureOptions: t.minVersion === "TLSv1.3" ? old | constants.SSL_OP_NO_TLSv1_2 : old,
-  };
+  return { ...commonTlsOptions(t), secureOptions: t.minVersion === "TLSv1.3" ? old | constants.SSL_OP_NO_TLSv1_2 : old };
 }
 
 interface BunServer {
