@@ -1,8 +1,7 @@
 // Everything that crosses from one guvnor process to the next: the environment variable names,
 // and the state an arbiter hands each worker. The worker parses and checks it on arrival.
 import process from "node:process";
-import type { SocketInfo } from "./sockets/listeners.ts";
-import type { Config, WorkerConfig } from "./types.ts";
+import type { Config, SocketInfo, WorkerConfig } from "./types.ts";
 
 /** A worker's state (JSON): its presence is what makes a guvnor process a worker. */
 export const WORKER_ENV = "GUVNOR_WORKER";

@@ -3,8 +3,7 @@ export { serve } from "./serve.ts";
 export type { ServeOptions } from "./serve.ts";
 export { Worker } from "./worker/base.ts";
 export type { AppSource } from "./worker/base.ts";
-export type { SocketInfo } from "./sockets/listeners.ts";
-export type { Config, WorkerConfig, FetchApp, FetchHandler, RemoteAddr, ServeInfo, UserConfig } from "./types.ts";
+export type { Config, SocketInfo, WorkerConfig, FetchApp, FetchHandler, RemoteAddr, ServeInfo, UserConfig } from "./types.ts";
 export { defineConfig } from "./config/define.ts";
 export { AddressError, AppLoadError, ConfigError, ExitCode, GuvnorError, WorkerBootError } from "./errors.ts";
 

@@ -91,3 +91,10 @@ export type FetchHandler = (request: Request, info: ServeInfo) => Response | Pro
 
 /** An app for the `fetch` worker: `export default { fetch }`, or a function. */
 export type FetchApp = { fetch: FetchHandler } | FetchHandler;
+
+/** A listener as workers see it: `fd` is the number in the worker process. */
+export interface SocketInfo {
+  fd: number;
+  address: string;
+  kind: "tcp" | "unix";
+}

@@ -144,7 +144,7 @@ export function observeSuite(rt: RuntimeName): void {
       assert.equal(stats.by_status["2xx"], 13 + r.ok);
 
       // Bad input: one line, exit 1; no socket: one line naming the path, exit 2.
-      for (const args of [["bogus"], ["scale", "x"], ["kill", "1"], ["remove", "9"]]) {
+      for (const args of [["bogus"], ["scale", "x"], ["scale", "100000"], ["kill", "1"], ["remove", "9"]]) {
         const bad = await ctl(rt, sock, ...args);
         assert.equal(bad.code, 1, `${args.join(" ")}: ${bad.stderr}`);
         assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);

@@ -1,5 +1,6 @@
 // The arbiter: one loop over a signal queue (gunicorn's model). Signal handlers only enqueue;
-// the loop dispatches each to a handle<SIG>() method, then reaps, inspects and manages workers.
+// the loop dispatches each to a handle<SIG>() method, then has its workforce (workforce.ts) reap,
+// inspect and manage the workers.
 import process from "node:process";
 import { watchForReload } from "./watch.ts";
 import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
@@ -11,10 +12,10 @@ import type { Config } from "../types.ts";
 import { setTitle } from "../title.ts";
 import { SystemdNotifier } from "./notify.ts";
 import { HotUpgrade } from "./upgrade.ts";
-import { CrashBrake } from "./brake.ts";
 import { type Sig, SignalQueue } from "./signal-queue.ts";
-import { type WorkerRecord, WorkerTable } from "./workers.ts";
-import type { ArbiterOptions, Reload } from "./options.ts";
+import type { WorkerRecord, WorkerTable } from "./workers.ts";
+import { Halt, Workforce } from "./workforce.ts";
+import type { ArbiterOptions } from "./options.ts";
 import { type ArbiterContext, realContext } from "./context.ts";
 import { prepareLogFiles } from "./files.ts";
 import { VERSION } from "../version.ts";
@@ -23,68 +24,75 @@ import { readCounters, readLag } from "../control/counters.ts";
 
 const WORKER_HOOKS = HOOKS.filter((h) => h.process === "worker").map((h) => h.name);
 
-/** Spawn errors that pass by themselves: the arbiter retries, with the crash brake's delay. */
-const TRANSIENT = new Set(["EMFILE", "ENFILE", "EAGAIN", "ENOMEM", "ENOSPC", "EDQUOT"]);
-
-/** Thrown inside the loop to end it with an exit code. */
-class Halt {
-  constructor(readonly code: number, readonly reason?: string) {}
-}
-
 export class Arbiter {
   readonly pid = process.pid;
-  cfg: Config;
-  hooks: Hooks;
   readonly log: Logger;
   listeners: Listener[] = [];
-  numWorkers: number;
-  generation = 1;
+  readonly #force: Workforce;
   readonly #table: WorkerTable;
   readonly #signals: SignalQueue;
   readonly #sockets = new ArbiterSockets();
   readonly #upgrade: HotUpgrade;
   readonly #notify: SystemdNotifier;
   #stopping = false;
-  #ready = false;
-  #reload?: Reload;
-  readonly #brake: CrashBrake;
   /** `guvnor ctl` and /metrics. */
   readonly #observe: Observer;
 
   constructor(readonly opts: ArbiterOptions, readonly ctx: ArbiterContext = realContext) {
-    this.cfg = opts.cfg;
-    this.hooks = opts.hooks;
     this.log = opts.log;
-    this.numWorkers = opts.cfg.workers;
     this.#signals = new SignalQueue((signal, handler) => ctx.onSignal(signal, handler));
     this.#notify = new SystemdNotifier(opts.log);
     this.#upgrade = new HotUpgrade(opts.log);
-    this.#brake = new CrashBrake(opts.log, () => ctx.now());
-    this.#table = new WorkerTable({
-      cwd: opts.cwd, log: opts.log, ctx, onExit: () => this.#signals.wake(), workerCommand: opts.workerCommand,
-      workerHooks: () => {
-        const names = WORKER_HOOKS.filter((h) => this.hooks[h]);
-        return names.length && this.cfg.config ? { file: this.cfg.config, names } : null;
-      },
-    });
     this.#observe = new Observer({
       log: opts.log,
       view: () => ({
         generation: this.generation, numWorkers: this.numWorkers, cfg: this.cfg, listeners: this.listeners,
         workers: this.#table.all().map((w) => ({ ...w, beatAt: w.serving ? w.beat.seenAt : null, counters: readCounters(w.board.refresh().counters()), lagSeconds: readLag(w.board.counters()) })),
         slotFds: this.#sockets.slots && Array.from({ length: this.#sockets.slots.count }, (_, i) => this.#sockets.slots!.fdsFor(i)),
-        stopping: this.#stopping, reloading: this.#reload !== undefined, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
+        stopping: this.#stopping, reloading: this.#force.reloading, upgradeChild: this.#upgrade.child?.pid, upgradeParent: this.#upgrade.parent,
       }),
       verbs: {
-        setWorkers: async (n) => void (await this.#setNumWorkers(n), this.#signals.wake()),
+        setWorkers: async (n) => void (await this.#force.setNumWorkers(n), this.#signals.wake()),
         signal: (sig) => this.#signals.push(sig),
         recycle: (pid, why) => {
-          const rec = this.#table.all().find((w) => w.pid === pid);
-          if (rec) this.log.info(`Recycling worker (pid:${pid}): ${why}`), rec.recycling = true, this.#signals.wake();
-          return rec !== undefined;
+          const found = this.#force.recycle(pid, why);
+          this.#signals.wake();
+          return found;
         },
       },
     });
+    this.#force = new Workforce({
+      log: opts.log, ctx, notify: this.#notify, observe: this.#observe,
+      hook: (name, ...args) => this.#hook(name, ...args),
+      signalPending: () => this.#signals.pending,
+      stopping: () => this.#stopping,
+    }, { cfg: opts.cfg, hooks: opts.hooks }, {
+      cwd: opts.cwd, onExit: () => this.#signals.wake(), workerCommand: opts.workerCommand,
+      workerHooks: () => {
+        const names = WORKER_HOOKS.filter((h) => this.hooks[h]);
+        return names.length && this.cfg.config ? { file: this.cfg.config, names } : null;
+      },
+    });
+    this.#table = this.#force.table;
+  }
+
+  /** The config in force (HUP replaces it; a failed reload puts the previous one back). */
+  get cfg(): Config {
+    return this.#force.cfg;
+  }
+
+  get hooks(): Hooks {
+    return this.#force.hooks;
+  }
+
+  /** How many workers are wanted (TTIN, TTOU, WINCH, HUP, `guvnor ctl scale` change it). */
+  get numWorkers(): number {
+    return this.#force.numWorkers;
+  }
+
+  /** Workers started by the same config; HUP starts a new generation. */
+  get generation(): number {
+    return this.#force.generation;
   }
 
   /**
@@ -96,7 +104,7 @@ export class Arbiter {
     try {
       await this.start();
       for (;;) {
-        await this.#signals.sleep(this.#tick());
+        await this.#signals.sleep(this.#force.sleepMs());
         this.#observe.tick();
         await this.step();
       }
@@ -141,7 +149,7 @@ export class Arbiter {
     this.#notify.startWatchdog();
     this.#table.listeners = this.listeners;
     this.#table.slots = this.#sockets.slots;
-    await this.#manageWorkers();
+    await this.#force.manage();
   }
 
   /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
@@ -155,16 +163,16 @@ export class Arbiter {
 
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */
   async step(): Promise<void> {
-    await this.#reapWorkers();
-    if (!this.#stopping && this.#sockets.repair(this.log)) for (const rec of this.#table.all()) rec.recycling = true;
+    await this.#force.reap();
+    if (!this.#stopping && this.#sockets.repair(this.log)) this.#force.recycleAll();
     const sig = this.#signals.shift();
     if (sig) await this.#dispatch(sig);
-    this.#inspectWorkers();
+    if (!this.#stopping) this.#force.inspect();
     if (this.#upgrade.promoteIfOrphaned(this.listeners)) {
       this.#notify.ready("promoted");
       await this.#observe.promoted();
     }
-    await this.#manageWorkers();
+    if (!this.#stopping) await this.#force.manage();
   }
 
   /** Every worker record, oldest first (for hooks and tests). */
@@ -175,13 +183,6 @@ export class Arbiter {
   /** Queues a signal as if the process had received it (the control socket, tests). */
   signal(sig: Sig): void {
     this.#signals.push(sig);
-  }
-
-  /** How long the loop sleeps: short while workers boot or wait to be replaced, else a second. */
-  #tick(): number {
-    const pending = this.#table.all().some((w) => !w.serving || w.recycling);
-    const untilRespawn = this.#brake.until - this.ctx.now();
-    return Math.max(10, Math.min(pending ? 100 : 1000, untilRespawn > 0 ? untilRespawn : 1000));
   }
 
   #hook(name: HookName, ...args: unknown[]): Promise<void> {
@@ -216,15 +217,7 @@ export class Arbiter {
     if (JSON.stringify(next.cfg.bind) !== JSON.stringify(this.cfg.bind)) {
       this.log.warn("bind changed in the config: the listening sockets stay as they are until a restart");
     }
-    const previous = this.#reload?.previous ?? { cfg: this.cfg, hooks: this.hooks, generation: this.generation };
-    this.cfg = next.cfg;
-    this.hooks = next.hooks;
-    this.generation++;
-    this.#reload = { generation: this.generation, previous };
-    this.#notify.reloading();
-    await this.#hook("onReload");
-    await this.#setNumWorkers(this.cfg.workers);
-    for (const rec of this.#table.all()) if (rec.generation < this.generation) rec.recycling = true;
+    await this.#force.beginReload(next);
   }
 
   /** TERM: graceful stop. */
@@ -242,12 +235,12 @@ export class Arbiter {
   /** TTIN: one worker more, up to --max-workers. */
   async handleTtin(): Promise<void> {
     if (this.numWorkers >= this.cfg.maxWorkers) return this.log.warn(`TTIN ignored: already at --max-workers ${this.cfg.maxWorkers}`);
-    await this.#setNumWorkers(this.numWorkers + 1);
+    await this.#force.setNumWorkers(this.numWorkers + 1);
   }
 
   /** TTOU: one worker fewer, never below one. */
   async handleTtou(): Promise<void> {
-    if (this.numWorkers > 1) await this.#setNumWorkers(this.numWorkers - 1);
+    if (this.numWorkers > 1) await this.#force.setNumWorkers(this.numWorkers - 1);
   }
 
   /** USR1: reopen log files here and in every worker. */
@@ -272,7 +265,7 @@ export class Arbiter {
   /** WINCH: gracefully stop every worker; the arbiter and its sockets stay (HUP or TTIN bring workers back). */
   async handleWinch(): Promise<void> {
     this.log.info("graceful stop of workers");
-    await this.#setNumWorkers(0);
+    await this.#force.setNumWorkers(0);
   }
 
   /** Stops every worker: TERM (graceful, up to graceful-timeout) or QUIT, then SIGKILL what is left. */
@@ -284,7 +277,7 @@ export class Arbiter {
     this.#sockets.close(this.#upgrade.ownsSockets);
     const limit = graceful ? this.cfg.gracefulTimeout * 1000 : 1000;
     await this.#table.stopAll(graceful ? "SIGTERM" : "SIGQUIT", limit);
-    await this.#reapWorkers();
+    await this.#force.reap();
   }
 
   /** The one way out: no worker left, sockets closed, pid file removed, onExit run. */
@@ -301,123 +294,5 @@ export class Arbiter {
     return code;
   }
 
-  async #setNumWorkers(n: number): Promise<void> {
-    const old = this.numWorkers;
-    this.numWorkers = n;
-    if (n !== old) await this.#hook("nworkersChanged", n, old);
-  }
 
-  async #reapWorkers(): Promise<void> {
-    for (const { rec, status } of this.#table.reap()) {
-      this.#observe.exited(rec, status, readCounters(rec.board.counters())); // the scoreboard's last values
-      await this.#hook("childExit", rec, status);
-      if (this.#stopping) continue;
-      const bootError = status.code === ExitCode.APP_LOAD_ERROR || status.code === ExitCode.WORKER_BOOT_ERROR;
-      const reason = status.code === ExitCode.APP_LOAD_ERROR ? "App failed to load." : "Worker failed to boot.";
-      // A new generation that cannot boot: keep the old one (gunicorn would halt).
-      if (bootError && this.#reload && rec.generation === this.#reload.generation) {
-        this.#abortReload(`new workers cannot start (exit ${status.code}: ${reason})`);
-        continue;
-      }
-      // Otherwise a worker that cannot boot stops everything instead of restarting forever. One
-      // that served first is a crash like any other: the app must not be able to stop the server.
-      if (bootError && !rec.serving && !rec.board.serving) throw new Halt(status.code!, reason);
-      this.#brake.record(rec, status);
-    }
-  }
-
-  #abortReload(why: string): void {
-    const r = this.#reload!;
-    this.log.error(`Reload failed, keeping the old workers: ${why}`);
-    this.#notify.ready("reload failed, old workers serving");
-    for (const rec of this.#table.all()) {
-      if (rec.generation === r.generation) this.#table.kill(rec, "SIGKILL");
-      else rec.recycling = false;
-    }
-    this.cfg = r.previous.cfg;
-    this.hooks = r.previous.hooks;
-    this.generation = r.previous.generation;
-    this.numWorkers = this.cfg.workers;
-    this.#reload = undefined;
-  }
-
-  /** Scoreboards: timeouts are killed; workers over max-requests or max-worker-memory are recycled. */
-  #inspectWorkers(): void {
-    if (this.#stopping) return;
-    for (const { rec, why } of this.#table.inspect(this.cfg).recycle) {
-      this.log.info(`Recycling worker (pid:${rec.pid}): ${why}`);
-      this.#observe.recycling(rec.pid, why);
-      rec.recycling = true;
-    }
-    // A new generation that does not serve in time is a failed reload.
-    const r = this.#reload;
-    if (r && this.cfg.bootTimeout > 0) {
-      const late = this.#table.all().some((w) => w.generation === r.generation && !w.serving && this.ctx.now() - w.spawnedAt > this.cfg.bootTimeout * 1000);
-      if (late) this.#abortReload(`new workers did not start serving within ${this.cfg.bootTimeout} s`);
-    }
-  }
-
-  /** gunicorn's manage_workers: top up, retire the surplus, then replace and announce. */
-  async #manageWorkers(): Promise<void> {
-    if (this.#stopping) return;
-    await this.#spawnMissing();
-    this.#retireSurplus();
-    const serving = this.#current().filter((w) => w.serving).length;
-    if (serving < this.numWorkers) return;
-    this.#retireReplaced();
-    this.#finishReload(serving);
-    await this.#announceReady(serving);
-  }
-
-  /** Workers of the current generation that are to stay. */
-  #current(): WorkerRecord[] {
-    return this.#table.all().filter((w) => w.generation === this.generation && !w.recycling && !w.retiring);
-  }
-
-  /** Starts workers up to numWorkers, unless the crash brake holds; a signal that arrives meanwhile goes first. */
-  async #spawnMissing(): Promise<void> {
-    for (let n = this.#current().length; n < this.numWorkers && this.ctx.now() >= this.#brake.until; n++) {
-      await this.#hook("preSpawn", { age: this.#table.nextAge });
-      let rec;
-      try {
-        rec = this.#table.spawn(this.cfg, this.generation);
-      } catch (err) {
-        if (this.#reload) return this.#abortReload(`can't start a new worker: ${(err as Error).message}`);
-        // Out of descriptors, memory or processes passes (and a client could cause it): retry.
-        if (TRANSIENT.has((err as { code?: string }).code ?? "")) return this.#brake.failedSpawn((err as Error).message);
-        throw err instanceof GuvnorError ? err : new Halt(ExitCode.WORKER_BOOT_ERROR, `Can't start a worker: ${(err as Error).message}`);
-      }
-      await this.#hook("postSpawn", rec);
-      // Let signal handlers run between spawns, so TERM during a large spawn is handled at once.
-      await new Promise((r) => setTimeout(r, 0));
-      if (this.#signals.pending) return;
-    }
-  }
-
-  /** Fewer workers wanted (TTOU, WINCH, HUP): the oldest go; with --reuse-port the highest slots, so theirs can close. */
-  #retireSurplus(): void {
-    const current = this.#current();
-    const surplus = this.#table.slots ? [...current].sort((a, b) => b.slot - a.slot) : current;
-    for (const rec of surplus.slice(0, Math.max(0, current.length - this.numWorkers))) this.#table.retire(rec);
-    if (this.numWorkers > 0) this.#table.trimSlots(this.numWorkers); // WINCH (0 workers) keeps every socket
-  }
-
-  /** Recycled and old-generation workers go only once their replacements serve: capacity never dips. */
-  #retireReplaced(): void {
-    for (const rec of this.#table.all()) if (rec.recycling) this.#table.retire(rec);
-  }
-
-  #finishReload(serving: number): void {
-    if (!this.#reload) return;
-    this.log.info(`Reloaded: ${serving} new worker${serving === 1 ? "" : "s"} serving, the old ones are finishing`);
-    this.#reload = undefined;
-    this.#notify.ready(`reloaded, ${serving} workers`);
-  }
-
-  async #announceReady(serving: number): Promise<void> {
-    if (this.#ready || serving === 0) return;
-    this.#ready = true;
-    this.#notify.ready(`${serving} workers serving`);
-    await this.#hook("whenReady");
-  }
 }

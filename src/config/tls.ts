@@ -4,30 +4,11 @@
 // readable by root only works with --user, and the app's user needs no read access to it.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import fs from "node:fs";
-import type tls from "node:tls";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
 import type { Config, WorkerConfig } from "../types.ts";
+import type { TlsMaterial, TlsServing } from "../runtime/tls.ts";
 
-/** What a worker needs to serve TLS: PEM text only, nothing the worker could re-open. */
-export interface TlsMaterial {
-  /** The certificate and the chain after it. */
-  cert: string;
-  key: string;
-  /** CA certificates that client certificates must chain to. */
-  ca?: string;
-}
-
-/** How a worker serves TLS: the material and the settings that shape the handshake. */
-export interface TlsServing extends TlsMaterial {
-  /** Ask the client for a certificate (--cert-reqs optional or required). */
-  requestCert: boolean;
-  /** Fail the handshake without a valid client certificate (--cert-reqs required). */
-  rejectUnauthorized: boolean;
-  /** OpenSSL cipher list for TLS 1.2; empty: the runtime's. */
-  ciphers: string;
-  minVersion: "TLSv1.2" | "TLSv1.3";
-}
 
 /** A key or chain file larger than this is not a PEM file anyone meant. */
 const MAX_BYTES = 1 << 20;
@@ -153,16 +134,3 @@ export function tlsServing(cfg: WorkerConfig, material: TlsMaterial | null | und
   };
 }
 
-/** node:tls server options (the compat path on both runtimes). */
-export function nodeTlsOptions(t: TlsServing): tls.TlsOptions {
-  return {
-    cert: t.cert,
-    key: t.key,
-    ...(t.ca ? { ca: t.ca } : {}),
-    requestCert: t.requestCert,
-    rejectUnauthorized: t.rejectUnauthorized,
-    ...(t.ciphers ? { ciphers: t.ciphers } : {}),
-    minVersion: t.minVersion,
-    ALPNProtocols: ["http/1.1"],
-  };
-}

@@ -179,7 +179,8 @@ export class Observer implements ControlTarget {
   }
 
   async scale(n: number): Promise<ScaleData> {
-    const was = this.opts.view().numWorkers;
+    const v = this.opts.view(), was = v.numWorkers;
+    if (n > v.cfg.maxWorkers) throw new ControlError(`scale: ${n} is above --max-workers ${v.cfg.maxWorkers}`);
     await this.opts.verbs.setWorkers(n);
     this.opts.log.info(`Control: workers ${was} -> ${n}`);
     return { workers: n, was };

@@ -5,7 +5,7 @@ import tls from "node:tls";
 import process from "node:process";
 import http from "node:http";
 import type { RemoteAddr } from "../types.ts";
-import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
+import { nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -4,7 +4,7 @@ import https from "node:https";
 import net from "node:net";
 import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
-import { nodeTlsOptions, type TlsServing } from "../config/tls.ts";
+import { nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any

@@ -2,7 +2,7 @@
 // receives a Runtime and never looks at globalThis.Bun or globalThis.Deno.
 import type http from "node:http";
 import type { ServeInfo } from "../types.ts";
-import type { TlsServing } from "../config/tls.ts";
+import type { TlsServing } from "./tls.ts";
 
 /** How a child process ended: an exit code, or the signal that killed it. */
 export interface ExitStatus {

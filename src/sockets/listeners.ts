@@ -8,13 +8,6 @@ import type { Logger } from "../log/logger.ts";
 import { type BindAddress, decodeSockaddr, encodeInet, encodeUnix, formatUrl, parseAddress } from "./address.ts";
 import * as libc from "./libc.ts";
 
-/** A listener as workers see it: `fd` is the number in the worker process. */
-export interface SocketInfo {
-  fd: number;
-  address: string;
-  kind: "tcp" | "unix";
-}
-
 /** A listener held by the arbiter. */
 export interface Listener {
   /** The descriptor in the arbiter. */

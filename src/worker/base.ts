@@ -3,14 +3,14 @@
 import process from "node:process";
 import type { WorkerConfig } from "../types.ts";
 import type { Logger } from "../log/logger.ts";
-import type { SocketInfo } from "../sockets/listeners.ts";
+import type { SocketInfo } from "../types.ts";
 import { runtime } from "../runtime/index.ts";
 import { resetSignalToDefault, setParentDeathSignal } from "../sys/process.ts";
 import { callHook, type HookName, type Hooks } from "../config/hooks.ts";
 import type { RecycleReason, Scoreboard } from "./scoreboard.ts";
 import type { ArbiterWake } from "./wake.ts";
 import { writeLag } from "../control/counters.ts";
-import type { TlsMaterial } from "../config/tls.ts";
+import type { TlsMaterial } from "../runtime/tls.ts";
 
 /** The app as the worker receives it: loaded in initProcess(), not before. */
 export interface AppSource {

@@ -16,7 +16,7 @@ import type { AppSource, Worker } from "./base.ts";
 import { takeBalanceTable } from "./balance.ts";
 import { ArbiterWake } from "./wake.ts";
 import { setTitle } from "../title.ts";
-import type { TlsMaterial } from "../config/tls.ts";
+import type { TlsMaterial } from "../runtime/tls.ts";
 
 /** Runs this process as the worker described by GUVNOR_WORKER; `app` replaces importing cfg.app. */
 export async function runWorkerFromEnv(app?: AppSource, workerClass?: WorkerClass): Promise<never> {

@@ -9,10 +9,10 @@ import { acceptQueueLength, getsockname } from "../sockets/libc.ts";
 import { decodeSockaddr } from "../sockets/address.ts";
 import { IdleReaper } from "./idle-reaper.ts";
 import { type Adopted, adopt, findEpoll, findListener, pauseAccepting, resumeAccepting, socketFds, stopAccepting } from "../sockets/adopt.ts";
-import type { SocketInfo } from "../sockets/listeners.ts";
+import type { SocketInfo } from "../types.ts";
 import { type BalanceTable, Balancer } from "./balance.ts";
 import type { HttpServing } from "./http-compat.ts";
-import type { TlsServing } from "../config/tls.ts";
+import type { TlsServing } from "../runtime/tls.ts";
 import type { Logger } from "../log/logger.ts";
 import { isFdExhaustion, oncePerSecond } from "./fd-limit.ts";
 

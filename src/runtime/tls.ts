@@ -1,0 +1,37 @@
+// What the runtimes' TLS servers are given: the certificate material the arbiter read and the
+// choices from the settings, and the same as node:tls options (the compat path, Bun's native TLS).
+import type tls from "node:tls";
+
+/** What a worker needs to serve TLS: PEM text only, nothing the worker could re-open. */
+export interface TlsMaterial {
+  /** The certificate and the chain after it. */
+  cert: string;
+  key: string;
+  /** CA certificates that client certificates must chain to. */
+  ca?: string;
+}
+
+/** How a worker serves TLS: the material and the settings that shape the handshake. */
+export interface TlsServing extends TlsMaterial {
+  /** Ask the client for a certificate (--cert-reqs optional or required). */
+  requestCert: boolean;
+  /** Fail the handshake without a valid client certificate (--cert-reqs required). */
+  rejectUnauthorized: boolean;
+  /** OpenSSL cipher list for TLS 1.2; empty: the runtime's. */
+  ciphers: string;
+  minVersion: "TLSv1.2" | "TLSv1.3";
+}
+
+/** node:tls server options (the compat path on both runtimes). */
+export function nodeTlsOptions(t: TlsServing): tls.TlsOptions {
+  return {
+    cert: t.cert,
+    key: t.key,
+    ...(t.ca ? { ca: t.ca } : {}),
+    requestCert: t.requestCert,
+    rejectUnauthorized: t.rejectUnauthorized,
+    ...(t.ciphers ? { ciphers: t.ciphers } : {}),
+    minVersion: t.minVersion,
+    ALPNProtocols: ["http/1.1"],
+  };
+}
