@@ -3,7 +3,6 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
-import process from "node:process";
 import { afterEach, describe, it } from "node:test";
 import net from "node:net";
 import { CASES, outcomeOf, refused } from "./malformed.ts";

@@ -2,7 +2,7 @@
 // Slower than the native servers (Bun's node:http on an fd about a third of Bun.serve's
 // throughput, Deno's about 0.6x Deno.serve's) but works everywhere; the native paths
 // (http-native.ts) sit behind the same HttpServing interface.
-import http from "node:http";
+import type http from "node:http";
 import type net from "node:net";
 import { runtime } from "../runtime/index.ts";
 import type { Closable } from "../runtime/index.ts";
