@@ -194,13 +194,20 @@ export function securitySuite(rt: RuntimeName): void {
       await stopCleanly(g);
     });
 
-    it("a worker that shuts the shared listening socket down takes it away for a moment only", async () => {
-      const { g, base } = await boot(rt, [fixture("shut-app.ts")], 2);
+    it("a worker that shuts the shared listening sockets down (twice) takes them away for a moment only, TCP and unix", async () => {
+      const sock = path.join(tmpDir(), "app.sock");
+      const { g, base } = await boot(rt, ["-b", `unix:${sock}`, fixture("shut-app.ts")], 2);
       await request(`${base}/shut`).catch(() => undefined);
-      await g.waitFor(/had stopped listening \(a worker shut it down\?\): listening again/, 10_000);
-      let body = "";
-      for (let i = 0; i < 50 && body !== "ok"; i++, await sleep(100)) body = await request(`${base}/`, 1000).then((r) => r.body, () => "");
-      assert.equal(body, "ok");
+      await g.waitFor(/had stopped listening \(a worker shut it down\?\)[\s\S]*had stopped listening \(a worker shut it down\?\)/, 10_000);
+      const answers = async (target: string | { url: string; socketPath: string }) => {
+        let body = "";
+        for (let i = 0; i < 50 && body !== "ok"; i++, await sleep(100)) body = await request(target, 1000).then((r) => r.body, () => "");
+        return body;
+      };
+      assert.equal(await answers(`${base}/`), "ok");
+      assert.equal(await answers({ url: "http://localhost/", socketPath: sock }), "ok");
+      // And go on answering: a listener that only listens again would reset what it accepts.
+      for (let i = 0; i < 10; i++) assert.equal((await request(`${base}/`)).body, "ok");
       await stopCleanly(g);
     });
 

@@ -164,7 +164,7 @@ export class Arbiter {
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */
   async step(): Promise<void> {
     await this.#force.reap();
-    if (!this.#stopping && this.#sockets.repair(this.log)) this.#force.recycleAll();
+    if (!this.#stopping && await this.#sockets.repair(this.log)) this.#force.recycleAll();
     const sig = this.#signals.shift();
     if (sig) await this.#dispatch(sig);
     if (!this.#stopping) this.#force.inspect();
