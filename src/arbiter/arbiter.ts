@@ -128,6 +128,8 @@ export class Arbiter {
     // What this process inherited (a shell's redirections, a Deno arbiter's own files) never
     // reaches a worker: each spawn hands over exactly its descriptors.
     this.ctx.closeOnExecAll();
+    // Workers print to our terminal, if we have one, but must not read what is typed there.
+    this.ctx.writeOnlyTerminal();
     // Clients of the metrics and control sockets hold descriptors here too.
     this.ctx.raiseFdLimit();
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
