@@ -7,6 +7,7 @@ import http from "node:http";
 import type { RemoteAddr } from "../types.ts";
 import { commonTlsOptions, nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
+import { READ_GAP_MS } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -109,7 +110,11 @@ export const bun: Runtime = {
     const reader = Bun.file(fd).stream().getReader();
     let on = true;
     (async () => {
-      while (on && !(await reader.read()).done) onData();
+      // At most one read per READ_GAP_MS: a writer that never stops costs a reader little.
+      while (on && !(await reader.read()).done) {
+        onData();
+        await new Promise((r) => setTimeout(r, READ_GAP_MS));
+      }
     })().catch(() => {});
     return () => {
       on = false;
