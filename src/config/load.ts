@@ -3,7 +3,6 @@ import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { loadConfig } from "c12";
 import { ConfigError } from "../errors.ts";
 import type { Config } from "../types.ts";
 import { type Hooks, isHookName, pickHooks } from "./hooks.ts";
@@ -88,6 +87,10 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
     const abs = path.resolve(cwd, explicit);
     if (!fs.existsSync(abs)) throw new ConfigError(`Config file not found: ${explicit}`);
   }
+  // c12 (and the jiti loader it starts) costs a process ~50 ms and several MiB: only when there
+  // is something for it to read.
+  if (!explicit && !mayHaveConfigFile(cwd)) return { raw: {} };
+  const { loadConfig } = await import("c12");
   let result;
   try {
     result = await loadConfig({
@@ -110,6 +113,31 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
     raw = Object.assign({}, ...others.reverse().map((l) => l.config ?? {}), readJson(file));
   }
   return { raw, file };
+}
+
+/**
+ * True when c12 would find something: guvnor.config.* or .guvnorrc here, a .config directory
+ * here, or a package.json with a "guvnor" key here or above (c12 reads the nearest package.json).
+ */
+function mayHaveConfigFile(cwd: string): boolean {
+  let names: string[];
+  try {
+    names = fs.readdirSync(cwd);
+  } catch {
+    return true; // let c12 say what is wrong
+  }
+  if (names.some((n) => n.startsWith("guvnor.config.") || n === ".guvnorrc" || n === ".config")) return true;
+  for (let dir = cwd; ; dir = path.dirname(dir)) {
+    const pkg = path.join(dir, "package.json");
+    if (fs.existsSync(pkg)) {
+      try {
+        return Object.hasOwn(JSON.parse(fs.readFileSync(pkg, "utf8")) ?? {}, "guvnor");
+      } catch {
+        return true;
+      }
+    }
+    if (path.dirname(dir) === dir) return false;
+  }
 }
 
 function readJson(file: string): Raw {
