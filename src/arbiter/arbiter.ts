@@ -128,6 +128,8 @@ export class Arbiter {
     // What this process inherited (a shell's redirections, a Deno arbiter's own files) never
     // reaches a worker: each spawn hands over exactly its descriptors.
     this.ctx.closeOnExecAll();
+    // Workers print to our terminal, if we have one, but must not read what is typed there.
+    this.ctx.writeOnlyTerminal();
     // Clients of the metrics and control sockets hold descriptors here too.
     this.ctx.raiseFdLimit();
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
@@ -164,7 +166,7 @@ export class Arbiter {
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */
   async step(): Promise<void> {
     await this.#force.reap();
-    if (!this.#stopping && this.#sockets.repair(this.log)) this.#force.recycleAll();
+    if (!this.#stopping && await this.#sockets.repair(this.log)) this.#force.recycleAll();
     const sig = this.#signals.shift();
     if (sig) await this.#dispatch(sig);
     if (!this.#stopping) this.#force.inspect();

@@ -5,7 +5,8 @@ import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
 import { closeFd, createFileWith, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
-import { raiseFdLimit } from "../sys/process.ts";
+import { makeWriteOnly, raiseFdLimit } from "../sys/process.ts";
+import { isatty } from "node:tty";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
 
@@ -28,6 +29,8 @@ export interface ArbiterContext {
   createScoreboard(dir: string): NewScoreboard;
   /** Anonymous shared memory of `bytes`, preallocated: a close-on-exec descriptor. */
   createSharedMemory(bytes: number): number;
+  /** Makes this process's terminal descriptors but stdin write-only (workers inherit stdout and stderr). */
+  writeOnlyTerminal(): void;
   /** Raises this process's soft limit on open files to the hard one. */
   raiseFdLimit(): void;
   /** Marks every descriptor this process has close-on-exec, so a child gets only what spawn() hands it. */
@@ -80,6 +83,21 @@ export const realContext: ArbiterContext = {
   },
 
   createSharedMemory: (bytes) => createSharedFile(bytes, ""),
+  writeOnlyTerminal() {
+    // stdout and stderr, and the copies of them a runtime keeps for its own children's "inherit"
+    // (Deno dups the standard streams at start): every terminal descriptor but stdin.
+    for (const name of fs.readdirSync("/proc/self/fd")) {
+      const fd = Number(name);
+      try {
+        if (fd === 0 || !isatty(fd)) continue;
+        const cloexec = isCloexec(fd);
+        makeWriteOnly(fd);
+        if (cloexec) setCloexec(fd, true);
+      } catch {
+        // keep the descriptor as it is (closed meanwhile: readdir's own)
+      }
+    }
+  },
   raiseFdLimit() {
     try {
       raiseFdLimit();

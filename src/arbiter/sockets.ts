@@ -3,6 +3,7 @@
 import type { Logger } from "../log/logger.ts";
 import { inheritedBinds } from "../sockets/inherited.ts";
 import { closeListeners, createListeners, type Listener } from "../sockets/listeners.ts";
+import { decodeSockaddr } from "../sockets/address.ts";
 import { ReusePortSlots, warnUnlessMigrating } from "../sockets/slots.ts";
 import type { Config } from "../types.ts";
 import * as libc from "../sockets/libc.ts";
@@ -11,9 +12,10 @@ export class ArbiterSockets {
   listeners: Listener[] = [];
   slots?: ReusePortSlots;
   #closed = false;
-  /** Each TCP listener's address as the kernel gave it, to listen there again (repair()). */
-  #names: (Uint8Array | null)[] = [];
+  /** Each listener's address as a bind spec, to listen there again (repair()); null if not ours to remake. */
+  #specs: (string | null)[] = [];
   #backlog = 0;
+  #umask = 0;
 
   /** Sockets systemd (LISTEN_FDS) or a previous arbiter (USR2) handed us replace --bind. */
   async open(cfg: Config, log: Logger): Promise<void> {
@@ -23,8 +25,9 @@ export class ArbiterSockets {
       log.info(`Using ${n} socket${n === 1 ? "" : "s"} from ${inherited.from === "systemd" ? "systemd socket activation" : "the previous arbiter"}`);
     }
     this.listeners = await createListeners(inherited?.specs ?? cfg.bind, { backlog: cfg.backlog, umask: cfg.umask, log, reusePort: cfg.reusePort });
-    this.#names = this.listeners.map((l) => (l.kind === "tcp" ? libc.getsockname(l.fd) : null));
+    this.#specs = this.listeners.map(specOf);
     this.#backlog = cfg.backlog;
+    this.#umask = cfg.umask;
     const slots = new ReusePortSlots(this.listeners, cfg.backlog);
     if (cfg.reusePort && slots.enabled) {
       this.slots = slots;
@@ -35,28 +38,32 @@ export class ArbiterSockets {
   }
 
   /**
-   * A worker holds the listening sockets too, and shutdown() on any copy stops the one socket
-   * they all share: new clients are refused. Such a TCP listener is bound and made to listen
-   * again, on the same descriptor (so every copy listens again); returns how many were. The
-   * workers' event loops may have dropped it meanwhile: the caller replaces them.
+   * Workers hold the listening sockets too, and a worker can break the one socket they all share
+   * (shutdown(), or options that every accepted connection inherits): new clients are refused or
+   * reset. A listener that no longer listens is replaced by a fresh socket at the same address,
+   * under the same descriptor number (the broken one no longer holds the address); returns how
+   * many were, so the caller replaces the workers, which still hold the broken one.
    */
-  repair(log: Logger): number {
+  async repair(log: Logger): Promise<number> {
     if (this.#closed) return 0;
     let repaired = 0;
-    this.listeners.forEach((l, i) => {
-      const name = this.#names[i];
-      if (!name || libc.isListeningStream(l.fd)) return;
+    for (const [i, l] of this.listeners.entries()) {
+      if (listening(l)) continue;
+      const spec = this.#specs[i];
+      if (!spec) {
+        log.error(`Listener ${l.address} has stopped listening, and guvnor did not make it: restart guvnor`);
+        continue;
+      }
       try {
-        // Still bound (a shutdown that found connections queued) or not: bind only if not.
-        const now = libc.getsockname(l.fd);
-        if (now.length !== name.length || now.some((b, j) => b !== name[j])) libc.bind(l.fd, name);
-        libc.listen(l.fd, this.#backlog);
-        log.error(`Listener ${l.address} had stopped listening (a worker shut it down?): listening again, replacing the workers`);
+        const [fresh] = await createListeners([spec], { backlog: this.#backlog, umask: this.#umask, log, retries: 1, reusePort: l.reusePort });
+        libc.dup2(fresh.fd, l.fd);
+        libc.close(fresh.fd);
+        log.error(`Listener ${l.address} had stopped listening (a worker shut it down?): a new socket listens there, replacing the workers`);
         repaired++;
       } catch (err) {
-        log.error(`Listener ${l.address} has stopped listening and cannot listen again: ${(err as Error).message}`);
+        log.error(`Listener ${l.address} has stopped listening and cannot be replaced: ${(err as Error).message}`);
       }
-    });
+    }
     return repaired;
   }
 
@@ -67,4 +74,23 @@ export class ArbiterSockets {
     this.slots?.closeAll();
     closeListeners(this.listeners, unlink);
   }
+}
+
+/** The bind spec that makes `l` again: its address as the kernel has it; a unix path only if we made it. */
+function specOf(l: Listener): string | null {
+  if (l.kind === "unix") return l.ownedPath ? `unix:${l.ownedPath}` : null;
+  const a = decodeSockaddr(libc.getsockname(l.fd));
+  return a.host!.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+}
+
+/**
+ * Whether `l` still takes connections. A TCP socket that was shut down leaves the listening state;
+ * a unix one stays in it and refuses every connection, which only a connection attempt shows (a
+ * worker accepts it and sees it close at once).
+ */
+function listening(l: Listener): boolean {
+  if (!libc.isListeningStream(l.fd)) return false;
+  if (l.kind !== "unix") return true;
+  const path = l.address.slice("unix:".length);
+  return path.startsWith("@") || libc.unixSocketAnswers(path);
 }

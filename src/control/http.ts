@@ -11,8 +11,8 @@ import { closeListeners, createListeners, type Listener } from "../sockets/liste
 import { CONTENT_TYPE } from "./metrics.ts";
 import { METRICS_FD_ENV } from "../handoff.ts";
 
-/** Connections the metrics server holds at once, and how long one may stay silent. */
-const MAX_CONNECTIONS = 32, IDLE_MS = 10_000;
+/** Connections the metrics server holds at once, and how long it keeps one. */
+const MAX_CONNECTIONS = 32, DEADLINE_MS = 10_000;
 
 export interface HealthSource {
   metrics(): string;
@@ -41,13 +41,21 @@ export class MetricsServer {
     });
     this.#server.keepAliveTimeout = 5000;
     // Whoever can reach this address must not be able to use up the arbiter's descriptors (it
-    // needs them to start workers): a few connections at a time, none idle for long.
-    const open = new Set<unknown>();
+    // needs them to start workers) nor keep a probe out: a few connections at a time, the oldest
+    // making way for a new one, none kept past a deadline however busy it looks.
+    const open = new Set<import("node:net").Socket>();
     this.#server.on("connection", (socket: import("node:net").Socket) => {
-      if (open.size >= MAX_CONNECTIONS) return void socket.destroy();
+      if (open.size >= MAX_CONNECTIONS) {
+        const oldest = open.values().next().value!;
+        open.delete(oldest);
+        oldest.destroy();
+      }
       open.add(socket);
-      socket.setTimeout(IDLE_MS, () => socket.destroy());
-      socket.once("close", () => open.delete(socket));
+      const deadline = setTimeout(() => socket.destroy(), DEADLINE_MS);
+      socket.once("close", () => {
+        clearTimeout(deadline);
+        open.delete(socket);
+      });
     });
   }
 

@@ -5,8 +5,9 @@ import tls from "node:tls";
 import process from "node:process";
 import http from "node:http";
 import type { RemoteAddr } from "../types.ts";
-import { nodeTlsOptions, type TlsServing } from "./tls.ts";
+import { commonTlsOptions, nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
+import { READ_GAP_MS } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -109,7 +110,11 @@ export const bun: Runtime = {
     const reader = Bun.file(fd).stream().getReader();
     let on = true;
     (async () => {
-      while (on && !(await reader.read()).done) onData();
+      // At most one read per READ_GAP_MS: a writer that never stops costs a reader little.
+      while (on && !(await reader.read()).done) {
+        onData();
+        await new Promise((r) => setTimeout(r, READ_GAP_MS));
+      }
     })().catch(() => {});
     return () => {
       on = false;
@@ -121,15 +126,7 @@ export const bun: Runtime = {
 /** Bun.serve's tls option; the minimum version is BoringSSL's "no older than" flags. */
 function bunTls(t: TlsServing): Record<string, unknown> {
   const old = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
-  return {
-    cert: t.cert,
-    key: t.key,
-    ...(t.ca ? { ca: t.ca } : {}),
-    requestCert: t.requestCert,
-    rejectUnauthorized: t.rejectUnauthorized,
-    ...(t.ciphers ? { ciphers: t.ciphers } : {}),
-    secureOptions: t.minVersion === "TLSv1.3" ? old | constants.SSL_OP_NO_TLSv1_2 : old,
-  };
+  return { ...commonTlsOptions(t), secureOptions: t.minVersion === "TLSv1.3" ? old | constants.SSL_OP_NO_TLSv1_2 : old };
 }
 
 interface BunServer {

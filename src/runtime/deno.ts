@@ -6,6 +6,7 @@ import process from "node:process";
 import type { RemoteAddr } from "../types.ts";
 import { nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
+import { READ_GAP_MS } from "./types.ts";
 
 // deno-lint-ignore no-explicit-any
 const Deno = (globalThis as any).Deno;
@@ -110,7 +111,12 @@ export const deno: Runtime = {
   watchFd(fd, onData) {
     // Deno's node:fs streams refuse fds they did not open; node:net takes a socket's.
     const socket = new net.Socket({ fd, readable: true, writable: false } as net.SocketConstructorOpts);
-    socket.on("data", onData);
+    // At most one read per READ_GAP_MS: a writer that never stops costs a reader little.
+    socket.on("data", () => {
+      onData();
+      socket.pause();
+      setTimeout(() => socket.resume(), READ_GAP_MS);
+    });
     socket.on("error", () => {});
     return () => void socket.destroy();
   },

@@ -22,8 +22,8 @@ export interface TlsServing extends TlsMaterial {
   minVersion: "TLSv1.2" | "TLSv1.3";
 }
 
-/** node:tls server options (the compat path on both runtimes). */
-export function nodeTlsOptions(t: TlsServing): tls.TlsOptions {
+/** The options node:tls and Bun.serve's tls spell alike. */
+export function commonTlsOptions(t: TlsServing): tls.TlsOptions {
   return {
     cert: t.cert,
     key: t.key,
@@ -31,7 +31,10 @@ export function nodeTlsOptions(t: TlsServing): tls.TlsOptions {
     requestCert: t.requestCert,
     rejectUnauthorized: t.rejectUnauthorized,
     ...(t.ciphers ? { ciphers: t.ciphers } : {}),
-    minVersion: t.minVersion,
-    ALPNProtocols: ["http/1.1"],
   };
+}
+
+/** node:tls server options (the compat path on both runtimes). */
+export function nodeTlsOptions(t: TlsServing): tls.TlsOptions {
+  return { ...commonTlsOptions(t), minVersion: t.minVersion, ALPNProtocols: ["http/1.1"] };
 }

@@ -115,7 +115,7 @@ export interface Runtime {
   listenNodeOnFd(server: http.Server, fd: number, tls?: TlsServing): Promise<Closable>;
   /** Starts the runtime's native HTTP server on a throw-away address (see sockets/adopt.ts). */
   serveNative(opts: NativeServeOptions): NativeServer;
-  /** Calls onData whenever bytes arrive on a socket fd this process holds; returns a function that stops watching. */
+  /** Calls onData when bytes arrive on a socket fd this process holds, at most every READ_GAP_MS; returns a function that stops watching. */
   watchFd(fd: number, onData: () => void): () => void;
   /**
    * Routes the runtime's own WebSocket upgrade call for requests `ours` recognizes to `take`
@@ -123,3 +123,6 @@ export interface Runtime {
    */
   interceptWebSocketUpgrade?(take: (request: Request) => { socket: unknown; response: Response }, ours: (request: Request) => boolean): void;
 }
+
+/** watchFd's pause between reads. */
+export const READ_GAP_MS = 10;

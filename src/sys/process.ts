@@ -1,4 +1,5 @@
-// Process-level calls through libc: session, parent-death signal, signal dispositions, fd limit.
+// Process-level calls through libc: session, parent-death signal, signal dispositions, fd limit,
+// the standard streams.
 import { check, errno, libc } from "./ffi.ts";
 
 const PR_SET_PDEATHSIG = 1, RLIMIT_NOFILE = 7;
@@ -39,4 +40,20 @@ export function raiseFdLimit(): { soft: number; hard: number; was: number } {
   }
   const n = (v: bigint) => (v > BigInt(Number.MAX_SAFE_INTEGER) ? Infinity : Number(v)); // RLIM_INFINITY
   return { soft: n(lim[0]), hard: n(lim[1]), was: n(was) };
+}
+
+/**
+ * Makes `fd` (a terminal) write-only, so the processes that inherit it can print to the operator's
+ * terminal but never read what is typed there (a password at a sudo prompt): a new, write-only
+ * open of the same terminal takes its place.
+ */
+export function makeWriteOnly(fd: number): void {
+  const O_WRONLY = 1, O_NOCTTY = 0o400, O_CLOEXEC = 0o2000000;
+  const path = new TextEncoder().encode(`/proc/self/fd/${fd}\0`);
+  const w = check(`open(/proc/self/fd/${fd})`, libc.open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC, 0));
+  try {
+    check("dup2", libc.dup2(w, fd));
+  } finally {
+    libc.close(w);
+  }
 }

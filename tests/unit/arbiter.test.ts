@@ -55,6 +55,7 @@ class FakeMachine implements ArbiterContext {
   createSharedMemory = () => 98;
   closeOnExecAll(): void {}
   raiseFdLimit(): void {}
+  writeOnlyTerminal(): void {}
   createFileWith = () => 97;
   closeFd(): void {}
   killGroup(): void {}
