@@ -118,9 +118,11 @@ export class BalanceTable {
 /** The worker side: counts its connections per request, and steers the gate every tick. */
 export class Balancer {
   /**
-   * Connection key (client address and port) → 2 × the tick of its last request, + 1 once it has
-   * made a second request. Only those count: a connection used for one request and closed (the
-   * server cannot tell) is no pool to spread, and the accept queue already spreads those.
+   * Connection key (client address and port) → 4 × the tick of its last request + its requests
+   * seen (1, 2, 3 or more). Only those seen three times count: a connection used for one request
+   * and closed (the server cannot tell) is no pool to spread, the accept queue spreads those; and
+   * under a heavy connection-per-request load a client port comes round again within the window
+   * (Linux gives connect() every other port of the range), which looks like a second request.
    */
   readonly #active = new Map<string, number>();
   #own = 0;
@@ -173,12 +175,14 @@ export class Balancer {
   seen(key: string): boolean {
     if (this.#draining) return true;
     if (!key) return false;
-    if (this.#handBack > 0) {
+    const seen = Math.min(3, ((this.#active.get(key) ?? 0) % 4) + 1);
+    // Only a connection that counts goes back: a fresh one may be one just handed over.
+    if (this.#handBack > 0 && seen === 3) {
       this.#handBack--;
       this.#active.delete(key);
       return true;
     }
-    this.#active.set(key, this.#tick * 2 + (this.#active.has(key) ? 1 : 0));
+    this.#active.set(key, this.#tick * 4 + seen);
     return false;
   }
 
@@ -197,8 +201,8 @@ export class Balancer {
     this.#requests = 0;
     let own = 0;
     for (const [key, v] of this.#active) {
-      if (v >> 1 < oldest) this.#active.delete(key);
-      else own += v & 1;
+      if (Math.floor(v / 4) < oldest) this.#active.delete(key); // not bit shifts: a tick count outgrows 31 bits
+      else if (v % 4 === 3) own++;
     }
     this.#own = own;
     this.table.publish(own, now);
