@@ -242,7 +242,8 @@ export class Arbiter {
 
   /** TTOU: one worker fewer, never below one. */
   async handleTtou(): Promise<void> {
-    if (this.numWorkers > 1) await this.#force.setNumWorkers(this.numWorkers - 1);
+    if (this.numWorkers <= 1) return this.log.warn("TTOU ignored: one worker is the fewest (WINCH stops them all)");
+    await this.#force.setNumWorkers(this.numWorkers - 1);
   }
 
   /** USR1: reopen log files here and in every worker. */

@@ -27,7 +27,9 @@ export class Pidfile {
       fs.renameSync(tmp, this.path);
     } catch (err) {
       if (tmp) fs.rmSync(tmp, { force: true });
-      throw new ConfigError(`Can't write pid file ${this.path}: ${(err as Error).message}`, { cause: err });
+      const code = (err as { code?: string }).code;
+      const why = code === "ENOENT" ? "its directory does not exist" : code === "EACCES" ? "permission denied" : code ?? (err as Error).message;
+      throw new ConfigError(`Can't write pid file ${this.path}: ${why}`, { cause: err });
     }
   }
 
