@@ -2,6 +2,7 @@
 import { ConfigError } from "../errors.ts";
 import type { Parser } from "./coerce.ts";
 import { parseNetwork } from "./networks.ts";
+import { BEFORE_KEY } from "./coerce.ts";
 
 const show = (v: unknown) => (typeof v === "string" ? `"${v}"` : JSON.stringify(v) ?? String(v));
 const parser = <T>(kind: Parser["kind"], fn: (raw: unknown, source: string) => T): Parser<T> => Object.assign(fn, { kind });
@@ -36,8 +37,9 @@ export const headerValues = (): Parser<Record<string, string>> =>
       }
       return out;
     }
-    const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : null;
-    if (!items) throw bad(raw);
+    const texts = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : null;
+    if (!texts) throw bad(raw);
+    const items = texts.flatMap((t) => (typeof t === "string" ? t.split(BEFORE_KEY) : [t])).map((s) => (typeof s === "string" ? s.trim() : s)).filter(Boolean);
     for (const item of items) {
       const m = typeof item === "string" ? item.match(/^([A-Za-z0-9!#$%&'*+.^_`|~-]+)=(.+)$/) : null;
       if (!m) throw bad(item);

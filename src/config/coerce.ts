@@ -61,14 +61,22 @@ export const bool = (): Parser<boolean> =>
     throw fail(source, "true or false", raw);
   });
 
-/** Flags repeat; environment variables separate items with commas; config files use arrays. */
-export const list = (item?: (s: string, source: string) => void): Parser<string[]> =>
+/**
+ * Flags repeat, config files use arrays, and items may also be separated by commas (a flag's
+ * value as an environment variable's). `separator` splits one text into items: any comma, or
+ * for KEY=VALUE items only a comma that starts the next KEY= (a value may hold commas).
+ */
+export const list = (item?: (s: string, source: string) => void, separator: RegExp = /,/): Parser<string[]> =>
   parser("list", (raw, source) => {
-    const items = Array.isArray(raw) ? raw : typeof raw === "string" ? raw.split(",").map((s) => s.trim()).filter(Boolean) : null;
-    if (!items || items.some((x) => typeof x !== "string")) throw fail(source, "a list of strings", raw);
+    const texts = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : null;
+    if (!texts || texts.some((x) => typeof x !== "string")) throw fail(source, "a list of strings", raw);
+    const items = (texts as string[]).flatMap((t) => t.split(separator)).map((s) => s.trim()).filter(Boolean);
     for (const s of items) item?.(s, source);
     return items as string[];
   });
+
+/** Splits KEY=VALUE items: a comma starts a new item only where a KEY= follows it. */
+export const BEFORE_KEY = /,(?=\s*[A-Za-z_][A-Za-z0-9_-]*=)/;
 
 export const keyValue = (s: string, source: string): void => {
   if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(s)) throw fail(source, "KEY=VALUE", s);

@@ -2,7 +2,7 @@
 // defaults, validation and docs/settings.md are all derived from this table.
 import os from "node:os";
 import process from "node:process";
-import { bool, int, keyValue, list, matching, oneOf, optional, type Parser, seconds, str, umask } from "./coerce.ts";
+import { BEFORE_KEY, bool, int, keyValue, list, matching, oneOf, optional, type Parser, seconds, str, umask } from "./coerce.ts";
 import { certReqs, headerValues, ipOrNetwork } from "./coerce-tls.ts";
 import { parseAddress } from "../sockets/address.ts";
 import { ConfigError } from "../errors.ts";
@@ -116,7 +116,7 @@ export const SETTINGS: readonly Setting[] = [
     doc: "Runtime the workers run on.",
   },
   {
-    key: "env", flag: "env", short: "e", meta: "KEY=VALUE", section: "Workers", parse: list(keyValue), default: [],
+    key: "env", flag: "env", short: "e", meta: "KEY=VALUE", section: "Workers", parse: list(keyValue, BEFORE_KEY), default: [],
     doc: "Set an environment variable in the workers, repeatable.",
   },
   {

@@ -8,6 +8,17 @@ import { formatConfig, parseArgv, resolveConfig } from "../../src/config/load.ts
 import { defaultMaxWorkers, envName, SETTINGS } from "../../src/config/settings.ts";
 
 describe("setting parsers", () => {
+  it("read a list the same from a flag, the environment and a config file, commas included", async () => {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), "guvnor-lists-"));
+    const flags = (await resolveConfig(["--forwarded-allow-ips", "10.0.0.1, 10.0.0.2", "--secure-scheme-headers", "X-A=1,X-B=2", "-e", "L=a,b,Y=2", "app.ts"], {}, d)).config;
+    const env = (await resolveConfig(["app.ts"], { GUVNOR_FORWARDED_ALLOW_IPS: "10.0.0.1,10.0.0.2", GUVNOR_SECURE_SCHEME_HEADERS: "X-A=1,X-B=2", GUVNOR_ENV: "L=a,b,Y=2" }, d)).config;
+    for (const c of [flags, env]) {
+      assert.deepEqual(c.forwardedAllowIps, ["10.0.0.1", "10.0.0.2"]);
+      assert.deepEqual(c.secureSchemeHeaders, { "x-a": "1", "x-b": "2" });
+      assert.deepEqual(c.env, ["L=a,b", "Y=2"]);
+    }
+  });
+
   it("accept good values from every kind of source", () => {
     assert.equal(int(1, "a positive integer")("4", "--workers"), 4);
     assert.equal(int(1, "a positive integer")(4, "workers in x"), 4);
