@@ -207,5 +207,7 @@ export async function loadHooks(configFile: string, cwd: string): Promise<Hooks>
 /** gunicorn's --print-config: `name = value`, one per line. */
 export function formatConfig(config: Config): string {
   const width = Math.max(...SETTINGS.map((s) => s.key.length));
-  return SETTINGS.map((s) => `${s.key.padEnd(width)} = ${JSON.stringify((config as unknown as Raw)[s.key])}`).join("\n");
+  // A umask reads as octal, as it is written on the command line.
+  const show = (key: string, v: unknown) => (key === "umask" ? `"0${(v as number).toString(8).padStart(3, "0")}"` : JSON.stringify(v));
+  return SETTINGS.map((s) => `${s.key.padEnd(width)} = ${show(s.key, (config as unknown as Raw)[s.key])}`).join("\n");
 }
