@@ -91,8 +91,12 @@ export abstract class HttpWorker extends Worker {
   });
 
   /** Call once per request, on any serving path: counts it for max-requests and traces it. */
+  /** When the request being started arrived (the counters' clock read), for countRequest(). */
+  #startedAt = 0;
+
   protected countRequest(method: string, target: string): void {
-    this.trace?.traceStarted(method, target);
+    // One clock read per request start, shared by the counters and the trace.
+    this.trace?.traceStarted(method, target, this.counters ? this.#startedAt : Date.now());
     this.nr++;
     if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`, 1);
   }
@@ -105,7 +109,7 @@ export abstract class HttpWorker extends Worker {
     const c = this.counters;
     if (!c) return handler;
     return (request, info) => {
-      const t0 = c.started();
+      const t0 = (this.#startedAt = c.started());
       let res;
       try {
         res = handler(request, info);
@@ -142,10 +146,10 @@ export abstract class HttpWorker extends Worker {
     const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
     const proxies = this.proxies;
     const serve: NodeListener = (req, res) => {
-      this.countRequest(req.method ?? "-", req.url ?? "-");
       const c = this.counters;
+      let t0 = c ? (this.#startedAt = c.started()) : -1;
+      this.countRequest(req.method ?? "-", req.url ?? "-");
       if (c) {
-        let t0 = c.started();
         // "finish": handed to the kernel (before the client can ask /metrics); "close" alone for a cut connection.
         const done = () => void (t0 >= 0 && (c.finished(res.statusCode, t0), (t0 = -1)));
         res.once("finish", done).once("close", done);

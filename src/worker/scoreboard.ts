@@ -108,12 +108,12 @@ export class Scoreboard {
   }
 
   /** Worker: a request starts ("GET /path?query"); kept for the arbiter's WORKER TIMEOUT line. */
-  traceStarted(method: string, target: string): void {
+  traceStarted(method: string, target: string, at: number = Date.now()): void {
     const room = this.#bytes.subarray(TRACE, TRACE_END);
     const n = this.#encoder.encodeInto(method, room).written;
     room[n] = 0x20;
     const m = this.#encoder.encodeInto(target, room.subarray(n + 1)).written;
-    this.#view.setFloat64(TRACE_AT, Date.now(), true);
+    this.#view.setFloat64(TRACE_AT, at, true);
     this.#view.setUint32(TRACE_LEN, n + 1 + m, true);
   }
 
