@@ -8,7 +8,8 @@ export function setTitle(role: "master" | "worker", name: string): void {
     process.title = title; // Deno rewrites /proc/PID/cmdline; Bun keeps it in JS only (ps never sees it)
   } catch { /* not supported */ }
   try {
-    // The kernel's name (ps -o comm, top), 15 bytes, on both runtimes.
-    fs.writeFileSync("/proc/self/comm", title.slice(0, 15));
+    // The kernel's name (ps -o comm, top), 15 bytes, on both runtimes: "guvnor: master " leaves
+    // no room for a name, so a named process is "NAME: master" there.
+    fs.writeFileSync("/proc/self/comm", (name ? `${name}: ${role}` : title).slice(0, 15));
   } catch { /* not Linux */ }
 }

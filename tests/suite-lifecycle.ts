@@ -72,5 +72,26 @@ export function lifecycleSuite(rt: RuntimeName): void {
       assert.match(g.stdout, /^workers\s+= 1$/m);
       assert.match(g.stdout, /^user\s+= ""$/m);
     });
+
+    it("an app that exits 0 at import is not respawned in a busy loop, and the log says so", async () => {
+      const g = new Guvnor(rt, ["-b", "127.0.0.1:0", fixture("exits-at-import.ts")]);
+      await g.waitFor(/Workers are dying right after they start; next spawn in \d+(\.\d+)? s/, 15_000);
+      const boots = g.workerPids().length;
+      assert.ok(boots <= 12, `${boots} workers started before the delay reached a second`);
+      assert.match(g.stderr, /Worker \(pid:\d+\) exited on its own \(code 0\)/);
+      g.signal("SIGTERM");
+      assert.equal((await g.exit()).code, 0);
+    });
+
+    for (const [flag, value] of [["--access-logfile", "/nonexistent/a.log"], ["--error-logfile", "/nonexistent/x"], ["--worker-tmp-dir", "/nonexistent"]]) {
+      it(`${flag} ${value} is one line naming it, exit 1, no worker`, async () => {
+        const g = new Guvnor(rt, ["-b", "127.0.0.1:0", flag, value, fixture("app.ts")]);
+        assert.equal((await g.exit()).code, 1);
+        const errors = g.stderr.split("\n").filter((l) => /ERROR|Error:/.test(l));
+        assert.equal(errors.length, 1, g.stderr);
+        assert.ok(errors[0].includes(flag) && errors[0].includes(value), errors[0]);
+        assert.doesNotMatch(g.stderr, /Booting worker|at .*\.ts:\d+/);
+      });
+    }
   });
 }

@@ -252,7 +252,9 @@ export class Arbiter {
     } catch (err) {
       this.log.warn(`Can't reopen the error log, keeping the old one: ${(err as Error).message}`);
     }
-    this.#table.killAll("SIGUSR1");
+    // Only workers that serve: a booting one opens its logs afresh anyway, and may not have its
+    // handler yet (USR1's default action ends a process).
+    for (const rec of this.#table.all()) if (rec.serving) this.#table.tell(rec, "SIGUSR1");
   }
 
   /** USR2: start a new arbiter from the executable on disk, on the same sockets. */

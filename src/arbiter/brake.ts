@@ -13,8 +13,10 @@ export class CrashBrake {
 
   constructor(readonly log: Logger, readonly now: () => number = Date.now) {}
 
-  /** A worker died: on its own and early, it delays the next spawn (exit code 0 included). */
+  /** A worker died: on its own and early, or never serving, it delays the next spawn (exit code 0 included). */
   record(rec: WorkerRecord, _status: ExitStatus): void {
+    // A worker that never served, killed for it, failed to start however long it took.
+    if (rec.bootTimedOut) return this.#delay("Workers do not start serving within --boot-timeout");
     if (rec.sent !== undefined || rec.retiring || rec.recycling) return;
     if (this.now() - rec.spawnedAt >= EARLY_MS) {
       this.#failures = 0;

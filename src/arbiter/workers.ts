@@ -32,6 +32,8 @@ export interface WorkerRecord {
   beat: { value: number; seenAt: number };
   /** The last signal the arbiter sent it, so its death is not blamed on others. */
   sent?: string;
+  /** Killed because it never said it serves (--boot-timeout): a failed start, for the crash brake. */
+  bootTimedOut?: boolean;
   abortedAt?: number;
   /** Still serving, but to be replaced: once its replacement serves it is retired. */
   recycling: boolean;
@@ -174,6 +176,15 @@ export class WorkerTable {
     return [...this.#workers.values()].sort((a, b) => a.age - b.age);
   }
 
+  /** A signal the worker handles and lives through (USR1): not remembered as the cause of its end. */
+  tell(rec: WorkerRecord, signal: string): void {
+    try {
+      rec.handle.kill(signal);
+    } catch {
+      // already gone
+    }
+  }
+
   kill(rec: WorkerRecord, signal: string): void {
     rec.sent = signal;
     try {
@@ -233,6 +244,7 @@ export class WorkerTable {
       if (!rec.serving) {
         if (cfg.bootTimeout > 0 && now - rec.spawnedAt > cfg.bootTimeout * 1000) {
           this.opts.log.fatal(`WORKER BOOT TIMEOUT (pid:${rec.pid}): not serving ${cfg.bootTimeout} s after it was spawned`);
+          rec.bootTimedOut = true;
           this.kill(rec, "SIGKILL");
         }
         continue;

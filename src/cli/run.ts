@@ -36,8 +36,9 @@ export async function runCli(argv: string[]): Promise<number> {
       openSink("-", "stdout").write(formatConfig(cfg) + "\n");
       return ExitCode.OK;
     }
-    // 2. The app must at least exist before we bind anything.
+    // 2. The app must at least exist, and the workers' runtime be found, before we bind anything.
     appModulePath(cfg.app, cwd);
+    workerCommandFor(cfg.runtime, CLI_MAIN);
     if (cfg.checkConfig) {
       // The app is checked where it will run: on the workers' runtime, which may not be ours, and
       // as --user (importing it runs its code: never as root).

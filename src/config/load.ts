@@ -95,7 +95,9 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
   try {
     result = await loadConfig({
       name: "guvnor", cwd, configFile: explicit ? path.resolve(cwd, explicit) : undefined,
-      rcFile: ".guvnorrc", packageJson: true, dotenv: false, globalRc: false, envName: false,
+      // A file named with -c is the whole config file layer, as with gunicorn: no .guvnorrc or
+      // package.json#guvnor from the directory merged under it.
+      rcFile: explicit ? false : ".guvnorrc", packageJson: !explicit, dotenv: false, globalRc: false, envName: false,
     });
   } catch (err) {
     const name = explicit || fs.readdirSync(cwd).find((f) => f.startsWith("guvnor.config.")) || "guvnor.config.*";

@@ -68,7 +68,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "keepAlive", flag: "keep-alive", meta: "S", section: "Server", parse: seconds(0), default: 5,
-    doc: "Seconds a connection may wait for its next request head (an idle keep-alive connection), or its first one, before it is closed; at most 86400 (a day). Bun's native path: see README (Bun.serve applies its own).",
+    doc: "Seconds a connection may wait for its next request head (an idle keep-alive connection), or its first one, before it is closed; 0: no limit (not gunicorn's \"no keep-alive\"); at most 86400 (a day). On Bun's native path `Bun.serve` applies one idle timeout to everything, the larger of this and `--timeout` (a slow response must not be cut): 30 s with the defaults.",
   },
   {
     key: "workers", flag: "workers", short: "w", meta: "N", section: "Workers", parse: int(1, "a positive integer"),
@@ -156,7 +156,7 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "name", flag: "name", short: "n", meta: "NAME", section: "Process", parse: str(), default: "",
-    defaultDoc: "none", doc: "Names the processes: `guvnor: master [NAME]`, `guvnor: worker [NAME]` (Linux shows the first 15 bytes as the process name).",
+    defaultDoc: "none", doc: "Names the processes: the title `guvnor: master [NAME]`, `guvnor: worker [NAME]` (what `ps` shows on Deno; Bun keeps it to itself), and the kernel's 15-byte process name `NAME: master`, `NAME: worker` (`ps -o comm`, `top`, on both).",
   },
   {
     key: "chdir", flag: "chdir", meta: "DIR", section: "Process", parse: str(), default: "",

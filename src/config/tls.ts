@@ -3,6 +3,7 @@
 // hands the PEM text to each worker in a memfd (handoff.ts). The worker never opens the files: a key
 // readable by root only works with --user, and the app's user needs no read access to it.
 import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createSecureContext } from "node:tls";
 import fs from "node:fs";
 import path from "node:path";
 import { ConfigError } from "../errors.ts";
@@ -55,6 +56,13 @@ export function loadTlsMaterial(cfg: Config, cwd: string): TlsMaterial | null {
   }
   if (cfg.certReqs !== "none" && !cfg.caCerts) throw new ConfigError(`--cert-reqs ${cfg.certReqs} needs --ca-certs: the CA certificates client certificates must chain to`);
   if (cfg.ciphers && cfg.runtime === "deno") throw new ConfigError("--ciphers: Deno's TLS (rustls) takes no cipher list; leave it unset on Deno workers");
+  if (cfg.ciphers) {
+    try {
+      createSecureContext({ ciphers: cfg.ciphers });
+    } catch (err) {
+      throw new ConfigError(`--ciphers ${cfg.ciphers}: names no cipher the TLS library knows (${(err as Error).message})`, { cause: err });
+    }
+  }
   cfg.certfile = path.resolve(cwd, cfg.certfile);
   if (cfg.keyfile) cfg.keyfile = path.resolve(cwd, cfg.keyfile);
   if (cfg.caCerts) cfg.caCerts = path.resolve(cwd, cfg.caCerts);

@@ -27,8 +27,10 @@ export function resolveIds(user: string, group: string): { uid: number; gid: num
   let uid = process.getuid?.() ?? 0, gid = process.getgid?.() ?? 0;
   let named = users.some((e) => e.id === uid);
   if (user) {
-    const u = /^\d+$/.test(user) ? users.find((e) => e.id === Number(user)) ?? { id: Number(user), gid } : users.find((e) => e.name === user);
+    const u = /^\d+$/.test(user) ? users.find((e) => e.id === Number(user)) ?? { id: Number(user), gid: -1 } : users.find((e) => e.name === user);
     if (!u) throw new ConfigError(`--user: no such user "${user}" in /etc/passwd`);
+    // A bare uid has no group of its own: never leave the workers in ours (root's, often).
+    if (u.gid < 0 && !group) throw new ConfigError(`--user ${user}: no such uid in /etc/passwd, so it has no group: give --group too`);
     uid = u.id;
     gid = u.gid;
     named = users.some((e) => e.id === uid);

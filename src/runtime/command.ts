@@ -4,6 +4,7 @@ import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { runtime } from "./index.ts";
+import { ConfigError } from "../errors.ts";
 
 export type RuntimeName = "bun" | "deno";
 
@@ -23,7 +24,7 @@ export function runtimeExecutable(target: RuntimeName): string {
       // keep looking
     }
   }
-  throw new Error(`Cannot find the ${target} executable (looked in node_modules/.bin and PATH)`);
+  throw new ConfigError(`--runtime ${target}: cannot find the ${target} executable (looked in node_modules/.bin and PATH)`);
 }
 
 /** argv that runs `script` on `target`. */
@@ -55,7 +56,7 @@ export function selfCommand(): string[] {
 /** How to start a worker for `target`: this program again, or — on the other runtime — `script`. */
 export function workerCommand(target: RuntimeName, script: string): string[] {
   if (target === runtime.name) return selfCommand();
-  if (isCompiled()) throw new Error(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
-  if (target === "bun" && /^[a-z]+:\/\//.test(script)) throw new Error(`--runtime bun: Bun cannot run guvnor from ${script}; install guvnor from npm for Bun workers`);
+  if (isCompiled()) throw new ConfigError(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
+  if (target === "bun" && /^[a-z]+:\/\//.test(script)) throw new ConfigError(`--runtime bun: Bun cannot run guvnor from ${script}; install guvnor from npm for Bun workers`);
   return scriptCommand(target, script);
 }

@@ -91,7 +91,10 @@ function exitCodeOf(err: unknown, worker: Worker | undefined, log: Logger): numb
   if (err instanceof WorkerBootError) log.error(err.message);
   else log.error("Exception in worker process", err);
   if (err instanceof AppLoadError) return ExitCode.APP_LOAD_ERROR;
-  return worker?.booted && !(err instanceof WorkerBootError) ? 1 : ExitCode.WORKER_BOOT_ERROR;
+  // Failing before it ever served (its first notify()) is failing to boot, whatever threw: the
+  // arbiter stops instead of starting the same failure again and again.
+  const served = worker?.board?.serving ?? worker?.booted;
+  return served && !(err instanceof WorkerBootError) ? 1 : ExitCode.WORKER_BOOT_ERROR;
 }
 
 /** --user/--group: the arbiter started us as that user; anything else is refused, never served. */

@@ -106,6 +106,27 @@ describe("arbiter decisions (fake machine)", () => {
     assert.match(lines.join(""), /WORKER BOOT TIMEOUT \(pid:101\)/);
   });
 
+  it("workers killed by --boot-timeout are respawned after a growing delay, not at once", async () => {
+    const { arbiter, m } = await setup({ bootTimeout: 5 });
+    m.t += 6000;
+    await step(arbiter); // never served: SIGKILL
+    await step(arbiter); // reaped
+    await step(arbiter);
+    assert.equal(m.procs.length, 1, "respawned without a delay");
+    m.t += 100;
+    await step(arbiter);
+    assert.equal(m.procs.length, 2);
+    m.t += 6000;
+    await step(arbiter);
+    await step(arbiter);
+    m.t += 100;
+    await step(arbiter);
+    assert.equal(m.procs.length, 2, "the second delay is no longer");
+    m.t += 100;
+    await step(arbiter);
+    assert.equal(m.procs.length, 3);
+  });
+
   it("recycling: the replacement starts first; the old worker is retired only once it serves", async () => {
     const { arbiter, m, lines } = await setup();
     m.serve(m.procs[0]);
