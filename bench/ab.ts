@@ -5,11 +5,10 @@
 //   bun bench/ab.ts --a /tmp/guvnor-before --b . [--rt bun|deno] [--rounds 6] [--seconds 3] [--workers 1] [--connections 32]
 // A tree is a checkout's files: `git archive REV | tar -x -C DIR && ln -s $PWD/node_modules DIR/`.
 // Needs wrk.
-import net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
-import { cpuTicks, tree } from "./procs.ts";
+import { cpuTicks, freePort, tree } from "./procs.ts";
 
 // deno-lint-ignore no-explicit-any
 const Bun = (globalThis as any).Bun;
@@ -21,14 +20,6 @@ const RT = arg("rt", "bun"), ROUNDS = Number(arg("rounds", "6")), SECONDS = Numb
 const WORKERS = arg("workers", "1"), CONNS = arg("connections", "32");
 const APP = path.join(HERE, "app.ts");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** requests/s, and the workers' CPU microseconds per request. */
 async function once(dir: string): Promise<{ rps: number; cpuUs: number }> {

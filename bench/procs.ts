@@ -69,3 +69,12 @@ export async function untilFirst200(port: number, t0: number, limitMs = 30_000):
   }
   throw new Error(`no 200 on port ${port} within ${limitMs} ms`);
 }
+
+/** A loopback port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}

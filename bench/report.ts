@@ -50,7 +50,6 @@ export function table(results: Result[], contenders: Contender[]): string {
   const of = (c: Contender) => results.filter((r) => r.c === c);
   const find = (rt: string, name: string, workers: number) => contenders.find((c) => c.rt === rt && c.name === name && c.workers === workers);
   const clusterOf = (c: Contender) => find(c.rt, `${c.rt} reusePort cluster`, 2);
-  const bareOf = (c: Contender) => find(c.rt, `${c.rt === "bun" ? "Bun" : "Deno"}.serve, 1 process`, 1);
   const avg = (c: Contender | undefined, f: (r: Result) => number | undefined) => (c ? mean(of(c).map(f)) : undefined);
   /** b / a for each round both ran. */
   const perRound = (a: Contender | undefined, b: Contender | undefined, f: (r: Result) => number | undefined) =>

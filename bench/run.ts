@@ -11,13 +11,12 @@
 // sections: e.g. --only deno,pool). Numbers are noisy on a small shared machine: compare the
 // ratios within one run, not absolutes across runs.
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { signal, stuckWorker, type Tally, underLoad } from "./failures.ts";
-import { cpuTicks, pssMiB, rssMiB, tree, untilFirst200 } from "./procs.ts";
+import { cpuTicks, freePort, pssMiB, rssMiB, tree, untilFirst200 } from "./procs.ts";
 import { type Contender, type Result, table } from "./report.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -65,14 +64,6 @@ function ensureWrk(): void {
   process.stdout.write("wrk is missing: apt-get update && apt-get install -y wrk\n");
   const r = Bun.spawnSync(["sh", "-c", "apt-get update -qq && apt-get install -y -qq wrk"], { stdio: ["ignore", "inherit", "inherit"] });
   if (r.exitCode !== 0) throw new Error("could not install wrk (needs root and Debian/Ubuntu): install it and run again");
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as net.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 function wrk(port: number, conns: number, urlPath: string, seconds = SECONDS): { rps: number; requests: number; errors: string } {

@@ -4,7 +4,7 @@
 import process from "node:process";
 import { watchForReload } from "./watch.ts";
 import { callHook, HOOKS, type HookName, type Hooks } from "../config/hooks.ts";
-import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
+import { ExitCode, GuvnorError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Listener } from "../sockets/listeners.ts";
 import { ArbiterSockets } from "./sockets.ts";
@@ -133,7 +133,7 @@ export class Arbiter {
     // Clients of the metrics and control sockets hold descriptors here too.
     this.ctx.raiseFdLimit();
     prepareLogFiles([{ file: cfg.accessLogfile, setting: "--access-logfile" }], null);
-    if (cfg.workerTmpDir) this.#checkScoreboardDir(cfg.workerTmpDir);
+    if (cfg.workerTmpDir) this.#force.checkScoreboardDir(cfg.workerTmpDir);
     await this.#sockets.open(cfg, this.log);
     this.listeners = this.#sockets.listeners;
     try {
@@ -152,15 +152,6 @@ export class Arbiter {
     this.#table.listeners = this.listeners;
     this.#table.slots = this.#sockets.slots;
     await this.#force.manage();
-  }
-
-  /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
-  #checkScoreboardDir(dir: string): void {
-    try {
-      this.ctx.createScoreboard(dir).release();
-    } catch (err) {
-      throw new ConfigError(`--worker-tmp-dir ${dir}: can't create a worker's scoreboard there: ${(err as { code?: string }).code ?? err}`, { cause: err });
-    }
   }
 
   /** One turn of the loop: reap, handle one signal, inspect heartbeats, manage the workers. */

@@ -3,7 +3,7 @@
 // cannot boot is thrown away and the old one kept. The arbiter (arbiter.ts) owns the loop,
 // the signals and the sockets, and asks this what to do with its workers.
 import type { HookName, Hooks } from "../config/hooks.ts";
-import { ExitCode, GuvnorError } from "../errors.ts";
+import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Config } from "../types.ts";
 import { readCounters } from "../control/counters.ts";
@@ -75,6 +75,15 @@ export class Workforce {
     await this.host.hook("onReload");
     await this.setNumWorkers(this.cfg.workers);
     for (const rec of this.table.all()) if (rec.generation < this.generation) rec.recycling = true;
+  }
+
+  /** --worker-tmp-dir: a scoreboard must fit there now, or nothing starts (a full disk is one line). */
+  checkScoreboardDir(dir: string): void {
+    try {
+      this.host.ctx.createScoreboard(dir).release();
+    } catch (err) {
+      throw new ConfigError(`--worker-tmp-dir ${dir}: can't create a worker's scoreboard there: ${(err as { code?: string }).code ?? err}`, { cause: err });
+    }
   }
 
   /** Every worker is to be replaced, its replacement first. */

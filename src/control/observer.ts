@@ -10,7 +10,6 @@ import { addCounters, emptyCounters, quantile, total, type WorkerCounters } from
 import { MetricsServer } from "./http.ts";
 import { renderMetrics } from "./metrics.ts";
 import { RestartCounts } from "./restarts.ts";
-import * as libc from "../sockets/libc.ts";
 import { CpuSampler, listenerQueues, rssBytes } from "./procfs.ts";
 import { type ControlTarget, ControlError, type ScaleData, type StatsData, type StatusData, type WorkerRow, type WorkerState } from "./protocol.ts";
 import { ControlServer } from "./server.ts";
