@@ -30,7 +30,7 @@ export async function serve(options: ServeOptions): Promise<never> {
   // A class given in code reaches the worker the way the app does: this same program, re-run.
   const settings = typeof cls === "function" ? { ...rest, workerClass: `serve():${cls.name || "Worker"}` } : { ...rest, workerClass: cls };
   if (process.env[WORKER_ENV]) {
-    return await runWorkerFromEnv({ spec: "serve({ app })", load: async () => app }, typeof cls === "function" ? cls : undefined);
+    return await runWorkerFromEnv({ spec: "serve({ app })", load: () => Promise.resolve(app) }, typeof cls === "function" ? cls : undefined);
   }
 
   const stderr = openSink("-", "stderr");

@@ -75,7 +75,7 @@ export const bun: Runtime = {
     return new Promise((resolve, reject) => {
       acceptor.once("error", reject);
       // close() stops accepting at once; open connections are the caller's to finish.
-      acceptor.listen({ fd }, () => resolve({ close: async () => void acceptor.close() }));
+      acceptor.listen({ fd }, () => resolve({ close: () => Promise.resolve(void acceptor.close()) }));
     });
   },
 

@@ -78,7 +78,7 @@ export const deno: Runtime = {
     return new Promise((resolve, reject) => {
       server.once("error", reject);
       // close() stops accepting at once; open connections are the caller's to finish.
-      server.listen({ fd }, () => resolve({ close: async () => void server.close() }));
+      server.listen({ fd }, () => resolve({ close: () => Promise.resolve(void server.close()) }));
     });
   },
 

@@ -34,7 +34,7 @@ export class FetchWorker extends HttpWorker {
     const mode = this.cfg.serving ?? "auto";
     if (mode === "compat") {
       this.log.info("Using worker: fetch (compat)");
-      return super.serve();
+      return await super.serve();
     }
     const { websocket, onServer } = serverNeeds(this.appExport);
     try {
@@ -54,7 +54,7 @@ export class FetchWorker extends HttpWorker {
       const why = (err as Error).message;
       if (mode === "native") throw new WorkerBootError(`Can't serve natively (--serving native): ${why}`, { cause: err });
       this.log.warn(`Using worker: fetch (compat): native serving unavailable: ${why}`);
-      return super.serve();
+      return await super.serve();
     }
   }
 
