@@ -7,6 +7,7 @@ import { isCloexec, setCloexec } from "../sockets/libc.ts";
 import { closeFd, createFileWith, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
 import { makeWriteOnly, raiseFdLimit } from "../sys/process.ts";
 import { isatty } from "node:tty";
+import { rssBytes } from "../control/procfs.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
 
@@ -124,14 +125,7 @@ export const realContext: ArbiterContext = {
       // nothing left in it
     }
   },
-  rssBytes(pid) {
-    try {
-      const kb = fs.readFileSync(`/proc/${pid}/status`, "utf8").match(/^VmRSS:\s+(\d+)/m);
-      return kb ? Number(kb[1]) * 1024 : 0;
-    } catch {
-      return 0;
-    }
-  },
+  rssBytes: (pid) => rssBytes(pid) ?? 0,
   now: () => Date.now(),
   openWakeChannel(onWake) {
     try {
