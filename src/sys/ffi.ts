@@ -33,6 +33,7 @@ const SYMBOLS = {
   munmap: { args: ["pointer", "u64"], returns: "i32" },
   // the process
   umask: { args: ["u32"], returns: "u32" },
+  isatty: { args: ["i32"], returns: "i32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   setsid: { args: [], returns: "i32" },
   getrlimit: { args: ["i32", "buffer"], returns: "i32" },
