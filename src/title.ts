@@ -1,6 +1,6 @@
 // Process titles as gunicorn: "guvnor: master [name]", "guvnor: worker [name]".
-import fs from "node:fs";
 import process from "node:process";
+import { runtime } from "./runtime/index.ts";
 
 export function setTitle(role: "master" | "worker", name: string): void {
   const title = `guvnor: ${role}${name ? ` [${name}]` : ""}`;
@@ -10,6 +10,6 @@ export function setTitle(role: "master" | "worker", name: string): void {
   try {
     // The kernel's name (ps -o comm, top), 15 bytes, on both runtimes: "guvnor: master " leaves
     // no room for a name, so a named process is "NAME: master" there.
-    fs.writeFileSync("/proc/self/comm", (name ? `${name}: ${role}` : title).slice(0, 15));
+    runtime.writeTextFile("/proc/self/comm", (name ? `${name}: ${role}` : title).slice(0, 15));
   } catch { /* not Linux */ }
 }

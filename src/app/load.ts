@@ -1,8 +1,8 @@
 // Loads the user's module and resolves the exported app.
-import fs from "node:fs";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { AppLoadError, ConfigError } from "../errors.ts";
+import { runtime } from "../runtime/index.ts";
 import type { FetchHandler } from "../types.ts";
 
 /** `path/to/module.ts[:name]` split into its parts. */
@@ -21,7 +21,7 @@ export function appModulePath(spec: string, cwd: string): string {
   const { module } = parseAppSpec(spec);
   if (!module) throw new ConfigError("No app given: guvnor [OPTIONS] APP, e.g. guvnor app.ts");
   const abs = path.resolve(cwd, module);
-  if (!fs.existsSync(abs)) throw new AppLoadError(`App module not found: ${module} (looked for ${abs})`);
+  if (!runtime.exists(abs)) throw new AppLoadError(`App module not found: ${module} (looked for ${abs})`);
   return abs;
 }
 

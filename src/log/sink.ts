@@ -1,7 +1,7 @@
 // Where log lines go: stdout, stderr, or a file opened for append that USR1 can reopen.
-import { Buffer } from "node:buffer";
-import fs from "node:fs";
 import process from "node:process";
+import { runtime } from "../runtime/index.ts";
+import fs from "../sys/lazy-fs.ts";
 
 export interface Sink {
   write(text: string): void;
@@ -27,9 +27,9 @@ export function openSink(target: string, std: "stdout" | "stderr"): Sink {
 }
 
 /**
- * stdout or stderr by write(2): setting up process.stdout/stderr costs Bun ~7 ms and ~3 MiB, in
- * every process. Should the descriptor be non-blocking and full (EAGAIN), the stream takes over
- * for good (it queues), so lines keep their order.
+ * stdout or stderr written directly: setting up process.stdout/stderr costs Bun ~7 ms and ~3 MiB,
+ * in every process. Should the descriptor be non-blocking and full (EAGAIN), the stream takes
+ * over for good (it queues), so lines keep their order.
  */
 function stdSink(std: "stdout" | "stderr"): Sink {
   const fd = std === "stdout" ? 1 : 2;
@@ -37,11 +37,12 @@ function stdSink(std: "stdout" | "stderr"): Sink {
   return {
     write(text) {
       if (stream) return void stream.write(text);
-      let bytes = Buffer.from(text);
+      let bytes = new TextEncoder().encode(text);
       try {
-        while (bytes.length) bytes = bytes.subarray(fs.writeSync(fd, bytes));
+        while (bytes.length) bytes = bytes.subarray(runtime.writeStd(fd, bytes));
       } catch (err) {
-        if ((err as { code?: string }).code !== "EAGAIN") return; // closed or gone: the line is lost, as with the stream
+        const e = err as { code?: string; name?: string };
+        if (e.code !== "EAGAIN" && e.name !== "WouldBlock") return; // closed or gone: the line is lost
         stream = process[std];
         stream.write(bytes);
       }

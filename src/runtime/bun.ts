@@ -1,4 +1,5 @@
 // Bun adapter. Keep the member order of deno.ts so a diff shows only the real differences.
+import fs from "node:fs";
 import type http from "node:http";
 import process from "node:process";
 // node:http, node:net, node:tls and node:crypto cost a worker ~5 MiB: only the compat path and
@@ -50,6 +51,13 @@ export const bun: Runtime = {
     }
     return ffi.dlopen(path, defs).symbols;
   },
+
+  readDirNames: (path) => fs.readdirSync(path),
+  readLink: (path) => fs.readlinkSync(path),
+  readTextFile: (path) => fs.readFileSync(path, "utf8"),
+  writeTextFile: (path, text) => fs.writeFileSync(path, text),
+  exists: (path) => fs.existsSync(path),
+  writeStd: (fd, bytes) => fs.writeSync(fd, bytes),
 
   readI32(pointer) {
     return ffi.read.i32(pointer, 0);

@@ -58,6 +58,20 @@ export const deno: Runtime = {
     return Deno.dlopen(path, defs).symbols;
   },
 
+  readDirNames: (path) => Array.from(Deno.readDirSync(path), (e: { name: string }) => e.name),
+  readLink: (path) => Deno.readLinkSync(path),
+  readTextFile: (path) => Deno.readTextFileSync(path),
+  writeTextFile: (path, text) => Deno.writeTextFileSync(path, text),
+  exists(path) {
+    try {
+      Deno.statSync(path);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+  writeStd: (fd, bytes) => (fd === 1 ? Deno.stdout : Deno.stderr).writeSync(bytes),
+
   readI32(pointer) {
     return new Deno.UnsafePointerView(pointer).getInt32();
   },

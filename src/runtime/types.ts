@@ -99,6 +99,18 @@ export interface Runtime {
   spawn(opts: SpawnOptions): ChildProcessHandle;
   onSignal(signal: string, handler: () => void): void;
   dlopen<T extends Record<string, FfiSymbol>>(path: string, symbols: T): FfiFunctions<T>;
+  /**
+   * The few file calls a worker makes at start and while it serves (/proc listings, its title, the
+   * app's path, log lines), without node:fs, which takes Deno ~8 ms and ~2 MiB to set up. Errors
+   * carry node's codes (ENOENT, EMFILE, EAGAIN).
+   */
+  readDirNames(path: string): string[];
+  readLink(path: string): string;
+  readTextFile(path: string): string;
+  writeTextFile(path: string, text: string): void;
+  exists(path: string): boolean;
+  /** Writes to stdout (1) or stderr (2); the number of bytes written (a non-blocking pipe may take fewer). */
+  writeStd(fd: 1 | 2, bytes: Uint8Array): number;
   /** Reads the int32 at a native pointer (for errno). */
   readI32(pointer: unknown): number;
   /** The native memory at a pointer as an ArrayBuffer (no copy: writes go to that memory), or null for NULL/MAP_FAILED. */

@@ -2,9 +2,9 @@
 // the native server on a throw-away socket, then swap the inherited listener in under the same
 // fd number and re-register it with the runtime's epoll set, so the runtime's own accept loop
 // accepts from the arbiter's shared socket. Linux only: it reads /proc/self/fd and fdinfo.
-import fs from "node:fs";
 import { decodeSockaddr } from "./address.ts";
 import * as libc from "./libc.ts";
+import { runtime } from "../runtime/index.ts";
 
 /** Why adoption cannot go on; the message is the one log line of the fallback. */
 export class AdoptError extends Error {
@@ -16,14 +16,14 @@ export function socketFds(): Set<number> {
   const out = new Set<number>();
   let names: string[];
   try {
-    names = fs.readdirSync("/proc/self/fd");
+    names = runtime.readDirNames("/proc/self/fd");
   } catch (err) {
     if ((err as { code?: string }).code === "EMFILE") throw err; // a full fd table, not a missing /proc
     throw new AdoptError("no /proc/self/fd (native serving needs Linux)");
   }
   for (const name of names) {
     try {
-      if (fs.readlinkSync(`/proc/self/fd/${name}`).startsWith("socket:")) out.add(Number(name));
+      if (runtime.readLink(`/proc/self/fd/${name}`).startsWith("socket:")) out.add(Number(name));
     } catch {
       // closed while we looked (readdir's own fd, for one)
     }
@@ -56,17 +56,17 @@ export function findListener(before: Set<number>, at: ThrowAway): number {
  * an entry counts only when it names `fd`'s own socket inode.
  */
 export function findEpoll(fd: number): { epfd: number; entry: libc.EpollEntry } {
-  const socketIno = Number(fs.readlinkSync(`/proc/self/fd/${fd}`).match(/^socket:\[(\d+)\]$/)?.[1]);
+  const socketIno = Number(runtime.readLink(`/proc/self/fd/${fd}`).match(/^socket:\[(\d+)\]$/)?.[1]);
   const sets = new Map<string, { epfd: number; entry: libc.EpollEntry }>();
-  for (const name of fs.readdirSync("/proc/self/fd")) {
+  for (const name of runtime.readDirNames("/proc/self/fd")) {
     let link: string;
     try {
-      link = fs.readlinkSync(`/proc/self/fd/${name}`);
+      link = runtime.readLink(`/proc/self/fd/${name}`);
     } catch {
       continue;
     }
     if (!link.includes("eventpoll")) continue;
-    const info = fs.readFileSync(`/proc/self/fdinfo/${name}`, "utf8");
+    const info = runtime.readTextFile(`/proc/self/fdinfo/${name}`);
     const setIno = info.match(/^ino:\s*(\S+)/m)?.[1] ?? name;
     for (const m of info.matchAll(/^tfd:\s+(\d+)\s+events:\s+([0-9a-f]+)\s+data:\s+([0-9a-f]+).*?\bino:([0-9a-f]+)/gm)) {
       if (Number(m[1]) !== fd || parseInt(m[4], 16) !== socketIno || sets.has(setIno)) continue;

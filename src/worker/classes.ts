@@ -1,8 +1,8 @@
 // Resolves --worker-class: a built-in name, or `path/to/file.ts:ClassName` (a Worker subclass).
-import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { GuvnorError } from "../errors.ts";
+import { runtime } from "../runtime/index.ts";
 import { Worker } from "./base.ts";
 
 export type WorkerClass = new (...args: ConstructorParameters<typeof Worker>) => Worker;
@@ -29,7 +29,7 @@ export async function loadWorkerClass(spec: string, cwd: string): Promise<Worker
   };
   if (!m) throw bad(`is not one of ${Object.keys(BUILTIN).join(", ")} or path/to/file.ts:ClassName`);
   const file = path.resolve(cwd, m[1]);
-  if (!fs.existsSync(file)) throw bad(`not found: no file ${file}`);
+  if (!runtime.exists(file)) throw bad(`not found: no file ${file}`);
   let mod: Record<string, unknown>;
   try {
     mod = await import(pathToFileURL(file).href);

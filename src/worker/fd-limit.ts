@@ -6,7 +6,7 @@
 //   Deno.serve: its accept loop ends with "Too many open files" (we adopt the socket again);
 //   Deno node:http listen({fd}): its accept loop stops for good, silently (we stop accepting
 //   ourselves before the limit: see connectionCap()).
-import fs from "node:fs";
+import { runtime } from "../runtime/index.ts";
 import type { Logger } from "../log/logger.ts";
 import { raiseFdLimit } from "../sys/process.ts";
 
@@ -31,7 +31,7 @@ export function connectionCap(softLimit: number): number {
   if (!Number.isFinite(softLimit)) return Infinity;
   let open = 0;
   try {
-    open = fs.readdirSync("/proc/self/fd").length;
+    open = runtime.readDirNames("/proc/self/fd").length;
   } catch {
     return Infinity;
   }

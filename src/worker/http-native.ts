@@ -1,6 +1,6 @@
 // The native serving path: Bun.serve / Deno.serve accepting from the inherited sockets, by
 // adoption (sockets/adopt.ts). 3–6x the node-compat path's throughput (wrk, hello world).
-import fs from "node:fs";
+import fs from "../sys/lazy-fs.ts";
 import os from "node:os";
 import path from "node:path";
 import { runtime } from "../runtime/index.ts";

@@ -9,7 +9,7 @@
 // has waited longer than the keep-alive time with no request in flight is shut down, which the
 // server then sees as the client closing. Requests are matched to sockets by the client's port
 // only: two clients on the same port count as one, which can only delay a close, never cause one.
-import fs from "node:fs";
+import { runtime } from "../runtime/index.ts";
 import { shutdownBoth, tcpPorts } from "../sockets/libc.ts";
 
 export class IdleReaper {
@@ -62,7 +62,7 @@ export class IdleReaper {
     const now = Date.now(), seen = new Map<string, number>(), live = new Set<number>();
     let closed = 0, sessions = 0, names: string[];
     try {
-      names = fs.readdirSync("/proc/self/fd");
+      names = runtime.readDirNames("/proc/self/fd");
     } catch {
       return { closed, sessions: this.#upgraded.size }; // a full fd table: try again next time
     }
