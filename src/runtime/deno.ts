@@ -104,6 +104,7 @@ export const deno: Runtime = {
       // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
       abort: () => void (shutdown || cut.abort()),
       closesIdle: false,
+      limitsBody: false,
       ended: server.finished,
     };
   },

@@ -172,8 +172,9 @@ export class FetchWorker extends HttpWorker {
   #call(request: Request, info: NativeInfo, target = targetOf(request.url)): Response | undefined | Promise<Response | undefined> {
     const l = (this.#limits ??= limitsOf(this.cfg));
     // Deno builds request.headers on first use (a quarter of a hello-world's throughput): look at
-    // them only when there is a body to limit, or a header limit is set.
-    const body = l.maxBody > 0 && request.body !== null;
+    // them only when there is a body to limit, or a header limit is set. Bun.serve limits bodies
+    // itself; even asking it whether there is a body costs a tenth of a hello-world request.
+    const body = l.maxBody > 0 && !this.#native?.limitsBody && request.body !== null;
     const status = refusal(l, request.method, target, () => request.headers, body ? request.headers.get("content-length") : null);
     if (status) return errorResponse(status);
     const limited = body ? limitChunkedBody(request, l.maxBody) : request;

@@ -35,6 +35,8 @@ export interface NativeOptions {
 export interface NativeServing extends HttpServing {
   /** Set when balancing: the handler reports each request's connection to it. */
   readonly balancer?: Balancer;
+  /** See NativeServer.limitsBody. */
+  readonly limitsBody: boolean;
   /** See NativeServer.appServer. */
   readonly appServer?: unknown;
   /** The request URL a Host-less request should have had, when the runtime named the wrong port. */
@@ -126,6 +128,7 @@ export function serveNative(given: NativeOptions): NativeServing {
   return {
     hostless,
     appServer: adopted[0]?.server.appServer,
+    limitsBody: adopted.every((a) => a.server.limitsBody),
     balancer,
     broken: broken.promise,
     async stop(graceMs) {
