@@ -5,8 +5,7 @@ import process from "node:process";
 import { type ChildProcessHandle, runtime, type SpawnOptions } from "../runtime/index.ts";
 import { isCloexec, setCloexec } from "../sockets/libc.ts";
 import { closeFd, createFileWith, createSharedFile, readAt, writeAt } from "../sys/memory.ts";
-import { makeWriteOnly, raiseFdLimit } from "../sys/process.ts";
-import { isatty } from "node:tty";
+import { isTerminal, makeWriteOnly, raiseFdLimit } from "../sys/process.ts";
 import { rssBytes } from "../control/procfs.ts";
 import { SCOREBOARD_SIZE, Scoreboard } from "../worker/scoreboard.ts";
 import { WakeChannel } from "./wake.ts";
@@ -90,7 +89,7 @@ export const realContext: ArbiterContext = {
     for (const name of fs.readdirSync("/proc/self/fd")) {
       const fd = Number(name);
       try {
-        if (fd === 0 || !isatty(fd)) continue;
+        if (fd === 0 || !isTerminal(fd)) continue;
         const cloexec = isCloexec(fd);
         makeWriteOnly(fd);
         if (cloexec) setCloexec(fd, true);

@@ -4,7 +4,6 @@
 // arbiter (perhaps root) never writes into a file someone else chose. Reading is as careful: only a
 // regular file is read, opened with O_NOFOLLOW. Removed at exit only if it still holds our pid.
 import { Buffer } from "node:buffer";
-import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import process from "node:process";
@@ -59,7 +58,7 @@ export class Pidfile {
 /** A new file `.<name>.<random>` in `dir` holding `text`; its path. */
 function writeTemp(dir: string, name: string, text: string): string {
   for (let attempt = 0; ; attempt++) {
-    const tmp = path.join(dir, `.${name}.${crypto.randomBytes(6).toString("hex")}`);
+    const tmp = path.join(dir, `.${name}.${Buffer.from(crypto.getRandomValues(new Uint8Array(6))).toString("hex")}`);
     let fd: number;
     try {
       fd = fs.openSync(tmp, O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY, 0o644);

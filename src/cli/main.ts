@@ -1,8 +1,7 @@
 #!/usr/bin/env bun
-// The `guvnor` executable. Started again by the arbiter with GUVNOR_WORKER set, it is a worker:
-// so the CLI, a compiled guvnor and a user's program that embeds serve() all work the same way.
+// The `guvnor` command. Started again by the arbiter with GUVNOR_WORKER set, it is a worker: so a
+// compiled guvnor works the same way (the guvnor command's own arbiter starts worker/main.ts).
 import process from "node:process";
-import { stripVTControlCharacters } from "node:util";
 import { WORKER_ENV } from "../handoff.ts";
 
 if (process.env[WORKER_ENV]) {
@@ -10,16 +9,19 @@ if (process.env[WORKER_ENV]) {
   await runWorkerFromEnv();
 }
 
-const { renderUsage, runCommand } = await import("citty");
-// `guvnor ctl …` talks to a running arbiter; everything else runs one.
-if (process.argv[2] === "ctl") {
+const argv = process.argv.slice(2);
+// `guvnor ctl …`, --help and --version go through citty. Running an arbiter does not load it: its
+// flags are parsed by config/load.ts, and every module fewer is a worker started sooner.
+if (argv[0] === "ctl") {
+  const { runCommand } = await import("citty");
   const { ctlCommand } = await import("./ctl.ts");
-  const { result } = await runCommand(ctlCommand, { rawArgs: process.argv.slice(3) });
+  const { result } = await runCommand(ctlCommand, { rawArgs: argv.slice(1) });
   process.exit(result as number);
 }
-const { command } = await import("./command.ts");
-const argv = process.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {
+  const { renderUsage } = await import("citty");
+  const { stripVTControlCharacters } = await import("node:util");
+  const { command } = await import("./command.ts");
   // Colours only for a terminal, and never with NO_COLOR set (no-color.org): piped into a pager,
   // a file or grep, escape codes are noise.
   const usage = await renderUsage(command);
@@ -28,8 +30,9 @@ if (argv.includes("--help") || argv.includes("-h")) {
   process.exit(0);
 }
 if (argv.includes("--version")) {
-  process.stdout.write(`guvnor ${command.meta && "version" in command.meta ? command.meta.version : ""}\n`);
+  const { VERSION } = await import("../version.ts");
+  process.stdout.write(`guvnor ${VERSION}\n`);
   process.exit(0);
 }
-const { result } = await runCommand(command, { rawArgs: argv });
-process.exit(result as number);
+const { runCli } = await import("./run.ts");
+process.exit(await runCli(argv));

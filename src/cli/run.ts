@@ -7,17 +7,17 @@ import { formatConfig, resolveConfig } from "../config/load.ts";
 import { ConfigError, ExitCode, GuvnorError } from "../errors.ts";
 import { createCliLogger } from "../log/logger.ts";
 import { openSink } from "../log/sink.ts";
-import { isBuiltinWorkerClass, loadWorkerClass } from "../worker/classes.ts";
 import { selfCommand, workerCommand as workerCommandFor } from "../runtime/command.ts";
 import { runtime } from "../runtime/index.ts";
 import { launchEnvironment } from "../arbiter/environment.ts";
 import { type Ids, startAs } from "../arbiter/identity.ts";
 import { resolveIds } from "../config/users.ts";
 
-// Workers are this CLI started again (with GUVNOR_WORKER set): see main.ts.
-// A URL when guvnor runs from JSR (Deno runs a URL as it runs a path).
-const MAIN_URL = new URL("./main.ts", import.meta.url);
-const CLI_MAIN = MAIN_URL.protocol === "file:" ? fileURLToPath(MAIN_URL) : MAIN_URL.href;
+// Workers run the worker's own entry, which loads nothing of the CLI; --check-config on another
+// runtime runs this CLI. A URL when guvnor runs from JSR (Deno runs a URL as it runs a path).
+const script = (url: URL) => url.protocol === "file:" ? fileURLToPath(url) : url.href;
+const CLI_MAIN = script(new URL("./main.ts", import.meta.url));
+const WORKER_MAIN = script(new URL("../worker/main.ts", import.meta.url));
 
 /** Runs the CLI and returns the exit code; bad input is one line on stderr. */
 export async function runCli(argv: string[]): Promise<number> {
@@ -38,7 +38,7 @@ export async function runCli(argv: string[]): Promise<number> {
     }
     // 2. The app must at least exist, and the workers' runtime be found, before we bind anything.
     appModulePath(cfg.app, cwd);
-    workerCommandFor(cfg.runtime, CLI_MAIN);
+    workerCommandFor(cfg.runtime, WORKER_MAIN);
     if (cfg.checkConfig) {
       // The app is checked where it will run: on the workers' runtime, which may not be ours, and
       // as --user (importing it runs its code: never as root).
@@ -46,6 +46,7 @@ export async function runCli(argv: string[]): Promise<number> {
       const drop = ids && (ids.uid !== process.getuid?.() || ids.gid !== process.getgid?.()) ? ids : null;
       if (cfg.runtime !== runtime.name || drop) return await checkOn(cfg.runtime, argv, startCwd, drop);
       const appExport = await importApp(cfg.app, cwd);
+      const { isBuiltinWorkerClass, loadWorkerClass } = await import("../worker/classes.ts");
       await loadWorkerClass(cfg.workerClass, cwd);
       // A custom worker class decides for itself what app it can serve.
       if (isBuiltinWorkerClass(cfg.workerClass)) expectAppKind(resolveApp(appExport, cfg.app), cfg.workerClass as "fetch" | "node", cfg.app);
@@ -59,7 +60,7 @@ export async function runCli(argv: string[]): Promise<number> {
         const next = await resolveConfig(argv, launchEnvironment(), startCwd);
         return { cfg: next.config, hooks: next.hooks };
       },
-      workerCommand: (c) => workerCommandFor(c.runtime, CLI_MAIN),
+      workerCommand: (c) => workerCommandFor(c.runtime, WORKER_MAIN),
       upgradeCommand: () => ({ cmd: selfCommand(), cwd: startCwd }),
     });
   } catch (err) {

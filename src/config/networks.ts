@@ -1,7 +1,7 @@
 // Addresses and networks for --forwarded-allow-ips: `127.0.0.1`, `::1`, `10.0.0.0/8`, `fd00::/8`,
 // `*`. Pure: parsing and matching, no I/O. An IPv4 peer seen as `::ffff:a.b.c.d` (a dual-stack
 // socket) matches the IPv4 entries.
-import { isIP } from "node:net";
+import { isIP } from "../sockets/ip.ts";
 
 /** One entry: a family and the leading `bits` of `bytes` that must match. */
 interface Network {

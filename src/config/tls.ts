@@ -2,13 +2,13 @@
 // start and on every HUP), checks that they parse and that the key is the certificate's, and
 // hands the PEM text to each worker in a memfd (handoff.ts). The worker never opens the files: a key
 // readable by root only works with --user, and the app's user needs no read access to it.
-import { createPrivateKey, X509Certificate } from "node:crypto";
-import { createSecureContext } from "node:tls";
+import type { X509Certificate } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import process from "node:process";
 import { ConfigError } from "../errors.ts";
-import type { Config, WorkerConfig } from "../types.ts";
-import type { TlsMaterial, TlsServing } from "../runtime/tls.ts";
+import type { Config } from "../types.ts";
+import type { TlsMaterial } from "../runtime/tls.ts";
 
 
 /** A key or chain file larger than this is not a PEM file anyone meant. */
@@ -54,6 +54,9 @@ export function loadTlsMaterial(cfg: Config, cwd: string): TlsMaterial | null {
     if (cfg.caCerts || cfg.certReqs !== "none") throw new ConfigError(`${cfg.caCerts ? "--ca-certs" : "--cert-reqs"} needs --certfile (TLS)`);
     return null;
   }
+  // node:crypto and node:tls only with TLS configured: without, a process does not load them.
+  const { createPrivateKey, X509Certificate } = process.getBuiltinModule("node:crypto");
+  const { createSecureContext } = process.getBuiltinModule("node:tls");
   if (cfg.certReqs !== "none" && !cfg.caCerts) throw new ConfigError(`--cert-reqs ${cfg.certReqs} needs --ca-certs: the CA certificates client certificates must chain to`);
   if (cfg.ciphers && cfg.runtime === "deno") throw new ConfigError("--ciphers: Deno's TLS (rustls) takes no cipher list; leave it unset on Deno workers");
   if (cfg.ciphers) {
@@ -129,16 +132,3 @@ export function loadTls(cfg: Config, cwd: string): void {
 export function tlsMaterialFor(cfg: Config): TlsMaterial | undefined {
   return cfg.certfile ? loaded.get(pathsOf(cfg)) : undefined;
 }
-
-/** The worker's view: material from the arbiter, shaped by the settings. */
-export function tlsServing(cfg: WorkerConfig, material: TlsMaterial | null | undefined): TlsServing | undefined {
-  if (!material) return undefined;
-  return {
-    ...material,
-    requestCert: cfg.certReqs !== "none",
-    rejectUnauthorized: cfg.certReqs === "required",
-    ciphers: cfg.ciphers,
-    minVersion: cfg.tlsMinVersion === "1.3" ? "TLSv1.3" : "TLSv1.2",
-  };
-}
-

@@ -7,7 +7,7 @@ import type { ExitStatus } from "../runtime/types.ts";
 import type { Config } from "../types.ts";
 import { VERSION } from "../version.ts";
 import { addCounters, emptyCounters, quantile, total, type WorkerCounters } from "./counters.ts";
-import { MetricsServer } from "./http.ts";
+import type { MetricsServer } from "./http.ts";
 import { renderMetrics } from "./metrics.ts";
 import { RestartCounts } from "./restarts.ts";
 import { CpuSampler, listenerQueues, rssBytes } from "./procfs.ts";
@@ -50,6 +50,8 @@ export class Observer implements ControlTarget {
     const log = this.opts.log;
     this.#control = ControlServer.open(cfg.controlSocket, this, log, promoted);
     if (cfg.metricsBind || process.env[METRICS_FD_ENV]) {
+      // node:http and the metrics server only when asked for.
+      const { MetricsServer } = await import("./http.ts");
       this.#metrics = await MetricsServer.open(cfg.metricsBind, {
         metrics: () => this.metricsText(),
         live: () => this.live,

@@ -4,7 +4,7 @@
 // until it exits, connections made meanwhile wait in the socket's queue, and the new arbiter
 // starts accepting them once it is promoted, so `guvnor ctl` works throughout an upgrade.
 import fs from "node:fs";
-import net from "node:net";
+import type net from "node:net";
 import path from "node:path";
 import process from "node:process";
 import type { Logger } from "../log/logger.ts";
@@ -17,6 +17,7 @@ import { CONTROL_FD_ENV } from "../handoff.ts";
 
 export class ControlServer {
   #server?: net.Server;
+  #starting?: ReturnType<typeof setTimeout>;
   /** The socket file as we created it: removed on exit only if it is still that file. */
   #ours?: { dev: number; ino: number };
   readonly #conns = new Set<net.Socket>();
@@ -51,20 +52,29 @@ export class ControlServer {
   }
 
   get accepting(): boolean {
-    return this.#server !== undefined;
+    return this.#server !== undefined || this.#starting !== undefined;
   }
 
-  /** Starts answering (at once, or once an upgraded arbiter is promoted and the file is ours). */
+  /**
+   * Starts answering (at once, or once an upgraded arbiter is promoted and the file is ours).
+   * The server (and node:net) starts when the event loop next comes round: at start, that is
+   * after the first workers are spawned. The socket already listens: a client waits in its queue.
+   */
   accept(): void {
-    if (this.#server) return;
+    if (this.accepting) return;
     this.#ours ??= identity(this.path);
-    this.#server = net.createServer((c) => this.#serve(c));
-    this.#server.on("error", (err) => this.log.warn(`Control socket ${this.path}: ${err.message}`));
-    this.#server.listen({ fd: this.fd });
+    this.#starting = setTimeout(() => {
+      this.#starting = undefined;
+      this.#server = process.getBuiltinModule("node:net").createServer((c) => this.#serve(c));
+      this.#server.on("error", (err) => this.log.warn(`Control socket ${this.path}: ${err.message}`));
+      this.#server.listen({ fd: this.fd });
+    }, 0);
   }
 
   /** Stops accepting; removes the socket file if `unlink` and it is still the one we made. */
   close(unlink: boolean): void {
+    clearTimeout(this.#starting);
+    this.#starting = undefined;
     if (this.#server) this.#server.close();
     else libc.close(this.fd);
     this.#server = undefined;

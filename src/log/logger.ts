@@ -1,7 +1,6 @@
 // One consola root per process, with a reporter that writes gunicorn's error-log lines:
 //   [2026-11-26 11:28:10 +0000] [61993] [INFO] Starting guvnor 0.1.0
 import process from "node:process";
-import { inspect } from "node:util";
 import { type ConsolaInstance, createConsola, type LogObject } from "consola/core";
 import type { Sink } from "./sink.ts";
 
@@ -36,7 +35,8 @@ function formatArgs(args: unknown[]): string {
   return args.map((a) => {
     if (typeof a === "string") return a;
     if (a instanceof Error) return formatError(a);
-    return inspect(a, { depth: 4, colors: false });
+    // node:util only when a line has such an argument: most processes never load it.
+    return process.getBuiltinModule("node:util").inspect(a, { depth: 4, colors: false });
   }).join(" ");
 }
 

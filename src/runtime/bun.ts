@@ -1,9 +1,8 @@
 // Bun adapter. Keep the member order of deno.ts so a diff shows only the real differences.
-import { constants } from "node:crypto";
-import net from "node:net";
-import tls from "node:tls";
+import type http from "node:http";
 import process from "node:process";
-import http from "node:http";
+// node:http, node:net, node:tls and node:crypto cost a worker ~5 MiB: only the compat path and
+// TLS use them, so they are loaded then (getBuiltinModule is synchronous).
 import type { RemoteAddr } from "../types.ts";
 import { commonTlsOptions, nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
@@ -63,15 +62,15 @@ export const bun: Runtime = {
 
   nodeServer(listener: http.RequestListener): { server: http.Server; connectionEvent: "connection" } {
     // TLS is added at listen: Bun's https.Server does no handshake on a socket emitted to it.
-    return { server: http.createServer(listener), connectionEvent: "connection" };
+    return { server: process.getBuiltinModule("node:http").createServer(listener), connectionEvent: "connection" };
   },
 
   listenNodeOnFd(server: http.Server, fd: number, secure?: TlsServing): Promise<Closable> {
     // Bun's http.Server.listen({fd}) ignores the fd (listens on a random port), so
     // accept with node:net and hand each connection to the HTTP server. Bun's https.Server does
     // no handshake on a socket emitted to it; a tls.Server does, then passes the TLS socket on.
-    const tlsServer = secure && tls.createServer(nodeTlsOptions(secure), (socket) => server.emit("connection", socket));
-    const acceptor = net.createServer((socket) => (tlsServer || server).emit("connection", socket));
+    const tlsServer = secure && process.getBuiltinModule("node:tls").createServer(nodeTlsOptions(secure), (socket) => server.emit("connection", socket));
+    const acceptor = process.getBuiltinModule("node:net").createServer((socket) => (tlsServer || server).emit("connection", socket));
     return new Promise((resolve, reject) => {
       acceptor.once("error", reject);
       // close() stops accepting at once; open connections are the caller's to finish.
@@ -126,6 +125,7 @@ export const bun: Runtime = {
 
 /** Bun.serve's tls option; the minimum version is BoringSSL's "no older than" flags. */
 function bunTls(t: TlsServing): Record<string, unknown> {
+  const { constants } = process.getBuiltinModule("node:crypto");
   const old = constants.SSL_OP_NO_TLSv1 | constants.SSL_OP_NO_TLSv1_1;
   return { ...commonTlsOptions(t), secureOptions: t.minVersion === "TLSv1.3" ? old | constants.SSL_OP_NO_TLSv1_2 : old };
 }

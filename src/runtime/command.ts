@@ -53,10 +53,15 @@ export function selfCommand(): string[] {
   return [...scriptCommand(runtime.name, runtime.mainScript), ...args];
 }
 
-/** How to start a worker for `target`: this program again, or — on the other runtime — `script`. */
+/**
+ * How to start a worker for `target`: `script` (the worker's own entry, worker/main.ts), or in a
+ * compiled guvnor the executable itself, which has no other file to run.
+ */
 export function workerCommand(target: RuntimeName, script: string): string[] {
-  if (target === runtime.name) return selfCommand();
-  if (isCompiled()) throw new ConfigError(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
+  if (isCompiled()) {
+    if (target === runtime.name) return selfCommand();
+    throw new ConfigError(`--runtime ${target}: a compiled guvnor runs its workers on ${runtime.name} only`);
+  }
   if (target === "bun" && /^[a-z]+:\/\//.test(script)) throw new ConfigError(`--runtime bun: Bun cannot run guvnor from ${script}; install guvnor from npm for Bun workers`);
   return scriptCommand(target, script);
 }

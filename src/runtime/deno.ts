@@ -1,8 +1,9 @@
 // Deno adapter. Keep the member order of bun.ts so a diff shows only the real differences.
-import http from "node:http";
-import https from "node:https";
-import net from "node:net";
+import type http from "node:http";
+import type net from "node:net";
 import process from "node:process";
+// node:http, node:https and node:net are for the compat path and watchFd only: loaded then
+// (getBuiltinModule is synchronous).
 import type { RemoteAddr } from "../types.ts";
 import { nodeTlsOptions, type TlsServing } from "./tls.ts";
 import type { ChildProcessHandle, Closable, FfiSymbol, FfiType, NativeInfo, NativeServeOptions, NativeServer, Runtime, SpawnOptions } from "./types.ts";
@@ -69,8 +70,8 @@ export const deno: Runtime = {
   nodeServer(listener: http.RequestListener, secure?: TlsServing): { server: http.Server; connectionEvent: "connection" | "secureConnection" } {
     // An https.Server: a TLS socket emitted into Deno's http.Server is closed after one response
     // (no keep-alive: a handshake per request, 30x the CPU). Its TLS sockets come with secureConnection.
-    if (secure) return { server: https.createServer(nodeTlsOptions(secure), listener), connectionEvent: "secureConnection" };
-    return { server: http.createServer(listener), connectionEvent: "connection" };
+    if (secure) return { server: process.getBuiltinModule("node:https").createServer(nodeTlsOptions(secure), listener), connectionEvent: "secureConnection" };
+    return { server: process.getBuiltinModule("node:http").createServer(listener), connectionEvent: "connection" };
   },
 
   listenNodeOnFd(server: http.Server, fd: number): Promise<Closable> {
@@ -111,7 +112,7 @@ export const deno: Runtime = {
 
   watchFd(fd, onData) {
     // Deno's node:fs streams refuse fds they did not open; node:net takes a socket's.
-    const socket = new net.Socket({ fd, readable: true, writable: false } as net.SocketConstructorOpts);
+    const socket = new (process.getBuiltinModule("node:net").Socket)({ fd, readable: true, writable: false } as net.SocketConstructorOpts);
     // At most one read per READ_GAP_MS: a writer that never stops costs a reader little.
     socket.on("data", () => {
       onData();

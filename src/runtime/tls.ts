@@ -1,6 +1,7 @@
 // What the runtimes' TLS servers are given: the certificate material the arbiter read and the
 // choices from the settings, and the same as node:tls options (the compat path, Bun's native TLS).
 import type tls from "node:tls";
+import type { WorkerConfig } from "../types.ts";
 
 /** What a worker needs to serve TLS: PEM text only, nothing the worker could re-open. */
 export interface TlsMaterial {
@@ -37,4 +38,16 @@ export function commonTlsOptions(t: TlsServing): tls.TlsOptions {
 /** node:tls server options (the compat path on both runtimes). */
 export function nodeTlsOptions(t: TlsServing): tls.TlsOptions {
   return { ...commonTlsOptions(t), minVersion: t.minVersion, ALPNProtocols: ["http/1.1"] };
+}
+
+/** The worker's view: material from the arbiter, shaped by the settings. */
+export function tlsServing(cfg: WorkerConfig, material: TlsMaterial | null | undefined): TlsServing | undefined {
+  if (!material) return undefined;
+  return {
+    ...material,
+    requestCert: cfg.certReqs !== "none",
+    rejectUnauthorized: cfg.certReqs === "required",
+    ciphers: cfg.ciphers,
+    minVersion: cfg.tlsMinVersion === "1.3" ? "TLSv1.3" : "TLSv1.2",
+  };
 }

@@ -1,5 +1,5 @@
 // Parses bind addresses (gunicorn's forms) and encodes/decodes sockaddr structs. Pure: no I/O.
-import { isIP } from "node:net";
+import { isIP } from "./ip.ts";
 import { AddressError } from "../errors.ts";
 
 export type BindAddress =

@@ -187,6 +187,15 @@ export function shutdownBoth(fd: number): void {
   fns.shutdown(fd, 2); // SHUT_RDWR
 }
 
+/**
+ * Writes `data` to a connected socket without ever blocking or raising SIGPIPE; false when it
+ * could not (the peer is gone, the buffer is full).
+ */
+export function sendNoWait(fd: number, data: Uint8Array): boolean {
+  const MSG_DONTWAIT = 0x40, MSG_NOSIGNAL = 0x4000;
+  return Number(fns.send(fd, data, data.length, MSG_DONTWAIT | MSG_NOSIGNAL)) === data.length;
+}
+
 /** A second descriptor for what `fd` refers to, close-on-exec. */
 export function dup(fd: number): number {
   return check("fcntl(F_DUPFD_CLOEXEC)", fns.fcntl(fd, F_DUPFD_CLOEXEC, 0));

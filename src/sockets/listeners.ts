@@ -1,12 +1,12 @@
 // The arbiter's listening sockets: created once, before any worker, kept for its whole life.
 import fs from "node:fs";
-import net from "node:net";
 import path from "node:path";
-import { lookup } from "node:dns/promises";
+import process from "node:process";
 import { AddressError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { type BindAddress, decodeSockaddr, encodeInet, encodeUnix, formatUrl, parseAddress } from "./address.ts";
 import * as libc from "./libc.ts";
+import { isIP } from "./ip.ts";
 
 /** A listener held by the arbiter. */
 export interface Listener {
@@ -86,8 +86,9 @@ function wrap(spec: string, err: unknown): Error {
 async function bindOne(addr: BindAddress, opts: ListenOptions): Promise<Listener> {
   if (addr.kind === "fd") return adoptFd(addr.fd);
   if (addr.kind === "unix") return bindUnix(addr.path, opts);
-  const ip = net.isIP(addr.host) ? addr.host : (await lookup(addr.host)).address;
-  const six = net.isIP(ip) === 6;
+  // The resolver only for a host name: an address never loads it.
+  const ip = isIP(addr.host) ? addr.host : (await process.getBuiltinModule("node:dns").promises.lookup(addr.host)).address;
+  const six = isIP(ip) === 6;
   const fd = libc.socket(six ? libc.AF_INET6 : libc.AF_INET);
   try {
     libc.setReuseAddr(fd);
@@ -129,7 +130,7 @@ async function removeStaleSocket(path: string): Promise<void> {
   }
   if (!st.isSocket()) throw new AddressError(`Can't bind unix:${path}: the path exists and is not a socket`);
   const alive = await new Promise<boolean>((resolve) => {
-    const c = net.connect(path);
+    const c = process.getBuiltinModule("node:net").connect(path);
     c.once("connect", () => { c.destroy(); resolve(true); });
     c.once("error", () => resolve(false));
   });

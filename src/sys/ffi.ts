@@ -1,8 +1,9 @@
 // The one binding to libc (Linux x86_64/arm64): every foreign call guvnor makes is declared
 // here. sockets/libc.ts, sys/process.ts and sys/memory.ts wrap them by topic.
 import { runtime } from "../runtime/index.ts";
+import type { FfiFunctions, FfiSymbol } from "../runtime/types.ts";
 
-export const libc = runtime.dlopen("libc.so.6", {
+const SYMBOLS = {
   // sockets
   socket: { args: ["i32", "i32", "i32"], returns: "i32" },
   setsockopt: { args: ["i32", "i32", "i32", "buffer", "u32"], returns: "i32" },
@@ -15,6 +16,7 @@ export const libc = runtime.dlopen("libc.so.6", {
   shutdown: { args: ["i32", "i32"], returns: "i32" },
   socketpair: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   sendto: { args: ["i32", "buffer", "u64", "i32", "buffer", "u32"], returns: "i64" },
+  send: { args: ["i32", "buffer", "u64", "i32"], returns: "i64" },
   epoll_ctl: { args: ["i32", "i32", "i32", "buffer"], returns: "i32" },
   // descriptors
   fcntl: { args: ["i32", "i32", "i32"], returns: "i32" },
@@ -31,13 +33,30 @@ export const libc = runtime.dlopen("libc.so.6", {
   munmap: { args: ["pointer", "u64"], returns: "i32" },
   // the process
   umask: { args: ["u32"], returns: "u32" },
+  isatty: { args: ["i32"], returns: "i32" },
   prctl: { args: ["i32", "u64", "u64", "u64", "u64"], returns: "i32" },
   setsid: { args: [], returns: "i32" },
   getrlimit: { args: ["i32", "buffer"], returns: "i32" },
   setrlimit: { args: ["i32", "buffer"], returns: "i32" },
   signal: { args: ["i32", "u64"], returns: "u64" },
   __errno_location: { args: [], returns: "pointer" },
-});
+} satisfies Record<string, FfiSymbol>;
+
+/**
+ * libc's functions, each bound at its first use: binding costs memory per function (Bun compiles
+ * a trampoline for each), and a worker uses about a third of them.
+ */
+export const libc = {} as FfiFunctions<typeof SYMBOLS>;
+for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
+  Object.defineProperty(libc, name, {
+    configurable: true,
+    get() {
+      const fn = runtime.dlopen("libc.so.6", { [name]: SYMBOLS[name] })[name];
+      Object.defineProperty(libc, name, { value: fn });
+      return fn;
+    },
+  });
+}
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 17: "EEXIST", 21: "EISDIR", 22: "EINVAL",

@@ -42,6 +42,11 @@ export function raiseFdLimit(): { soft: number; hard: number; was: number } {
   return { soft: n(lim[0]), hard: n(lim[1]), was: n(was) };
 }
 
+/** True when `fd` is a terminal (node:tty's isatty, without loading node:tty). */
+export function isTerminal(fd: number): boolean {
+  return libc.isatty(fd) === 1;
+}
+
 /**
  * Makes `fd` (a terminal) write-only, so the processes that inherit it can print to the operator's
  * terminal but never read what is typed there (a password at a sudo prompt): a new, write-only

@@ -4,20 +4,22 @@ import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { GuvnorError } from "../errors.ts";
 import { Worker } from "./base.ts";
-import { FetchWorker } from "./fetch.ts";
-import { NodeWorker } from "./node.ts";
 
 export type WorkerClass = new (...args: ConstructorParameters<typeof Worker>) => Worker;
 
 const ENTRY_URL = new URL("../index.ts", import.meta.url);
 const GUVNOR_ENTRY = ENTRY_URL.protocol === "file:" ? fileURLToPath(ENTRY_URL) : ENTRY_URL.href; // https: when run from JSR
-const BUILTIN: Record<string, WorkerClass> = { fetch: FetchWorker, node: NodeWorker };
+// Imported when named: a fetch worker never loads node:http for the node worker.
+const BUILTIN: Record<string, () => Promise<WorkerClass>> = {
+  fetch: async () => (await import("./fetch.ts")).FetchWorker,
+  node: async () => (await import("./node.ts")).NodeWorker,
+};
 
 /** True for `fetch` and `node`, whose apps guvnor itself knows how to check. */
 export const isBuiltinWorkerClass = (spec: string): boolean => Object.hasOwn(BUILTIN, spec);
 
 export async function loadWorkerClass(spec: string, cwd: string): Promise<WorkerClass> {
-  if (isBuiltinWorkerClass(spec)) return BUILTIN[spec];
+  if (isBuiltinWorkerClass(spec)) return await BUILTIN[spec]();
   const m = spec.match(/^(.+):([A-Za-z_$][\w$]*)$/);
   const bad = (why: string, cause?: unknown) => {
     const err = new GuvnorError("E_WORKER_CLASS", `Worker class "${spec}" ${why}`, { cause });

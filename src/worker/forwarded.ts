@@ -2,7 +2,7 @@
 // `Forwarded`, `X-Forwarded-For` and secure scheme headers say who the client is and whether it
 // came over https. From any other peer they change nothing. A request with none of them costs a
 // few header lookups; the peer's address is looked at only when one is present.
-import { isIP } from "node:net";
+import { isIP } from "../sockets/ip.ts";
 import { peerMatcher } from "../config/networks.ts";
 import type { Config } from "../types.ts";
 

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { isIP as nodeIsIP } from "node:net";
 import { decodeSockaddr, encodeInet, encodeUnix, formatUrl, parseAddress } from "../../src/sockets/address.ts";
+import { isIP } from "../../src/sockets/ip.ts";
 
 describe("parseAddress", () => {
   it("reads gunicorn's forms", () => {
@@ -43,5 +45,17 @@ describe("sockaddr", () => {
   it("formats URLs as gunicorn prints them", () => {
     assert.equal(formatUrl("127.0.0.1", 8000), "http://127.0.0.1:8000");
     assert.equal(formatUrl("::1", 8000), "http://[::1]:8000");
+  });
+});
+
+describe("isIP", () => {
+  it("says what node:net's isIP says, without loading node:net", () => {
+    const cases = [
+      "127.0.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "01.2.3.4", "1.2.3", "1.2.3.4.5", " 1.2.3.4", "1.2.3.4 ",
+      "::", "::1", "1::", "fe80::1%eth0", "fe80::1%", "fe80::1%en0.5", "::ffff:1.2.3.4", "::ffff:01.2.3.4", "1:2:3:4:5:6:7:8",
+      "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:1.2.3.4", "1::2::3", "[::1]", "localhost", "", "g::1", "1:2:3:4:5:6:7::", "::1:2:3:4:5:6:7",
+      "2001:db8::/32", "12345::", "2001:DB8::A", ":1", "1:",
+    ];
+    for (const c of cases) assert.equal(isIP(c), nodeIsIP(c), JSON.stringify(c));
   });
 });
