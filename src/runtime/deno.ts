@@ -141,14 +141,22 @@ interface DenoServeInfo {
   completed: Promise<void>;
 }
 
-/** ServeInfo over Deno's handler info, with Bun's requestIP() beside it. */
+/** ServeInfo over Deno's handler info, with Bun's requestIP() beside it; built on first use, per request. */
 class DenoInfo implements NativeInfo {
-  readonly remoteAddr: RemoteAddr;
-  readonly completed: Promise<void>;
+  #addr?: RemoteAddr;
+  readonly #info: DenoServeInfo;
   constructor(info: DenoServeInfo) {
-    this.completed = info.completed;
-    const a = info.remoteAddr;
-    this.remoteAddr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
+    this.#info = info;
+  }
+
+  get completed(): Promise<void> {
+    return this.#info.completed;
+  }
+
+  get remoteAddr(): RemoteAddr {
+    if (this.#addr) return this.#addr;
+    const a = this.#info.remoteAddr;
+    return (this.#addr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" });
   }
 
   requestIP(): { address: string; port: number; family: string } | null {
