@@ -132,7 +132,7 @@ export function nativeSuite(rt: RuntimeName): void {
 
     it("TTOU retires the worker of the highest slot and closes that slot; TTIN opens it again", async () => {
       const { g, base } = await start(["--reuse-port", APP], 2);
-      // Both serving first: a worker still booting when TTOU comes exits without a word.
+      // Both serving first: a worker stopped while it boots dies of the signal, with no "exiting" line.
       await g.waitFor(/Using worker: fetch \(native\)[\s\S]*Using worker: fetch \(native\)/);
       g.signal("SIGTTOU");
       await g.waitFor(/Worker exiting/);

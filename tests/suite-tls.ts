@@ -180,8 +180,8 @@ export function tlsSuite(rt: RuntimeName): void {
     };
 
     for (const serving of ["native", "compat"] as const) {
-      // Native: the default list (127.0.0.1, ::1). Compat: a network that holds 127.0.0.2 only.
-      const [trusted, untrusted, allow] = serving === "native" ? ["127.0.0.1", "127.0.0.2", []] : ["127.0.0.2", "127.0.0.1", ["--forwarded-allow-ips", "127.0.0.2/31"]];
+      // Native: one address. Compat: a network that holds 127.0.0.2 only.
+      const [trusted, untrusted, allow] = serving === "native" ? ["127.0.0.1", "127.0.0.2", ["--forwarded-allow-ips", "127.0.0.1"]] : ["127.0.0.2", "127.0.0.1", ["--forwarded-allow-ips", "127.0.0.2/31"]];
       it(`${serving} path: a trusted proxy sets the client and https for the app and the access log; an untrusted peer changes nothing`, async () => {
         const { g, port } = await start(["--serving", serving, ...allow, "--access-logfile", "-", "--access-logformat", "%(h)s %({wsgi.url_scheme}e)s %(r)s %(s)s", PROXY_APP]);
         const seen = await json(trusted, port, FROM_PROXY);
@@ -204,15 +204,43 @@ export function tlsSuite(rt: RuntimeName): void {
       });
     }
 
+    it("by default no TCP peer is trusted: a local client over loopback cannot pick its address or https", async () => {
+      for (const serving of ["native", "compat"]) {
+        const { g, port } = await start(["--serving", serving, PROXY_APP]);
+        const seen = await json("127.0.0.1", port, { ...FROM_PROXY, forwarded: "for=203.0.113.7;proto=https" });
+        assert.deepEqual([seen.url, seen.cloned, seen.remoteAddr, seen.requestIP], [`http://127.0.0.1:${port}/p?q=1`, `http://127.0.0.1:${port}/p?q=1`, "127.0.0.1", "127.0.0.1"], serving);
+        assert.notEqual(seen.ip, "203.0.113.9", serving);
+        await stopCleanly(g);
+      }
+      const node = await start(["-k", "node", NODE_APP]);
+      const other = await json("127.0.0.1", node.port, FROM_PROXY);
+      assert.deepEqual([other.ip, other.protocol, other.remoteAddress], [null, null, "127.0.0.1"]);
+      await stopCleanly(node.g);
+    });
+
+    it("a proxy on a unix socket is trusted with no --forwarded-allow-ips", async () => {
+      const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "guvnor-proxy-"));
+      const sock = path.join(dir, "app.sock");
+      const g = new Guvnor(rt, ["-b", `unix:${sock}`, "--runtime", rt, PROXY_APP]);
+      try {
+        await g.ready(1, { url: "http://localhost/", socketPath: sock });
+        const seen = JSON.parse((await request({ url: "http://localhost/p", socketPath: sock, headers: FROM_PROXY })).body);
+        assert.deepEqual([seen.url, seen.remoteAddr, seen.ip], ["https://localhost/p", "203.0.113.9", "203.0.113.9"]);
+        await stopCleanly(g);
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+
     it("Hono's getConnInfo sees the client from a trusted proxy, the peer otherwise", async () => {
-      const { g, port } = await start([fixture("hono-app.ts")]);
+      const { g, port } = await start(["--forwarded-allow-ips", "127.0.0.1", fixture("hono-app.ts")]);
       assert.equal((await getFrom("127.0.0.1", port, "/ip", FROM_PROXY)).body, "203.0.113.9");
       assert.equal((await getFrom("127.0.0.2", port, "/ip", FROM_PROXY)).body, "127.0.0.2");
       await stopCleanly(g);
     });
 
     it("-k node: req.ip and req.protocol from a trusted proxy; Express's req.ip follows", async () => {
-      const { g, port } = await start(["-k", "node", NODE_APP]);
+      const { g, port } = await start(["-k", "node", "--forwarded-allow-ips", "127.0.0.1", NODE_APP]);
       const seen = await json("127.0.0.1", port, FROM_PROXY);
       assert.deepEqual([seen.ip, seen.protocol, seen.remoteAddress], ["203.0.113.9", "https", "127.0.0.1"]);
       const other = await json("127.0.0.2", port, FROM_PROXY);

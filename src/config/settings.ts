@@ -222,9 +222,9 @@ export const SETTINGS: readonly Setting[] = [
   },
   {
     key: "forwardedAllowIps", flag: "forwarded-allow-ips", meta: "IPS", section: "Proxy", parse: list(ipOrNetwork),
-    default: (env: Env) => list(ipOrNetwork)(env.FORWARDED_ALLOW_IPS ?? "127.0.0.1,::1", "FORWARDED_ALLOW_IPS"),
-    defaultDoc: "`$FORWARDED_ALLOW_IPS` or `127.0.0.1,::1`",
-    doc: "Proxies trusted to say who the client is: addresses or networks (`10.0.0.0/8`), comma-separated or repeated; `*` trusts every peer. From these peers (and on unix sockets) `Forwarded`, `X-Forwarded-For` and the secure scheme headers set the client address and scheme the app and the access log see; from any other peer they change nothing.",
+    default: (env: Env) => list(ipOrNetwork)(env.FORWARDED_ALLOW_IPS ?? "", "FORWARDED_ALLOW_IPS"),
+    defaultDoc: "`$FORWARDED_ALLOW_IPS`, else none",
+    doc: "Proxies trusted to say who the client is: addresses or networks (`10.0.0.0/8`), comma-separated or repeated; `*` trusts every peer. From these peers (and on unix sockets, always) `Forwarded`, `X-Forwarded-For` and the secure scheme headers set the client address and scheme the app and the access log see; from any other peer they change nothing. No TCP peer is trusted by default (gunicorn trusts `127.0.0.1,::1`): every local user can connect over loopback, and would choose the client address and scheme the app sees. A proxy on the same host connects over a unix socket or is named: `--forwarded-allow-ips 127.0.0.1`.",
   },
   {
     key: "secureSchemeHeaders", flag: "secure-scheme-headers", meta: "HEADER=VALUE", section: "Proxy", parse: headerValues(),

@@ -100,11 +100,16 @@ export class CounterWriter {
 
   /** Its response is ready (status known). */
   finished(status: number, t0: number): void {
-    const s = Math.max(0, Date.now() - t0) / 1000, a = this.a; // never negative, should the wall clock step back
+    const ms = Date.now() - t0, a = this.a;
     a[IN_FLIGHT]--;
-    a[BY_CLASS + classOf(status)]++;
-    a[SUM] += s;
-    a[BUCKETS + bucketOf(s)]++;
+    a[BY_CLASS + (status >= 200 && status < 300 ? 1 : classOf(status))]++;
+    // Most answers take under a millisecond: the first bucket, nothing to add to the sum. Never a
+    // negative time, should the wall clock step back.
+    if (ms <= 0) a[BUCKETS]++;
+    else {
+      a[SUM] += ms / 1000;
+      a[BUCKETS + bucketOf(ms / 1000)]++;
+    }
   }
 }
 

@@ -108,6 +108,7 @@ export const bun: Runtime = {
       pending: () => ({ requests: server.pendingRequests, sessions: server.pendingWebSockets }),
       appServer: serverFor(server, (request) => upgradedRequests.add(request)),
       closesIdle: true,
+      limitsBody: true,
       ended: new Promise<void>(() => {}),
     };
   },

@@ -119,6 +119,7 @@ export const deno: Runtime = {
       // and throws an uncaught BadResource that kills the process: leave what is left to the exit.
       abort: () => void (shutdown || cut.abort()),
       closesIdle: false,
+      limitsBody: false,
       ended: server.finished,
     };
   },
@@ -154,14 +155,22 @@ interface DenoServeInfo {
   completed: Promise<void>;
 }
 
-/** ServeInfo over Deno's handler info, with Bun's requestIP() beside it. */
+/** ServeInfo over Deno's handler info, with Bun's requestIP() beside it; built on first use, per request. */
 class DenoInfo implements NativeInfo {
-  readonly remoteAddr: RemoteAddr;
-  readonly completed: Promise<void>;
+  #addr?: RemoteAddr;
+  readonly #info: DenoServeInfo;
   constructor(info: DenoServeInfo) {
-    this.completed = info.completed;
-    const a = info.remoteAddr;
-    this.remoteAddr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
+    this.#info = info;
+  }
+
+  get completed(): Promise<void> {
+    return this.#info.completed;
+  }
+
+  get remoteAddr(): RemoteAddr {
+    if (this.#addr) return this.#addr;
+    const a = this.#info.remoteAddr;
+    return (this.#addr = a.transport === "tcp" ? { hostname: a.hostname!, port: a.port!, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" });
   }
 
   requestIP(): { address: string; port: number; family: string } | null {

@@ -83,6 +83,8 @@ export interface NativeServer {
   pending?(): { requests: number; sessions: number };
   /** True when the server closes idle connections itself (Bun's idleTimeout); Deno.serve does not. */
   readonly closesIdle: boolean;
+  /** True when the server answers 413 itself for a body over maxRequestBody, Content-Length and chunked alike (Bun); Deno.serve has no limit. */
+  readonly limitsBody: boolean;
   /** Resolves when the server stopped serving on its own (Deno.serve's loop ends on some handler errors); Bun's never does. */
   readonly ended: Promise<void>;
 }

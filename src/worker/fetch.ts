@@ -44,7 +44,7 @@ export class FetchWorker extends HttpWorker {
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
       const balance = balanceTable();
       const serving = this.#native = serveNative({
-        sockets: this.sockets, handler: this.counted(this.#nativeHandler()), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, maxRequestBody: this.cfg.maxRequestBody, log: this.log, tls: this.tlsServing, balance,
+        sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, maxRequestBody: this.cfg.maxRequestBody, log: this.log, tls: this.tlsServing, balance,
       });
       if (onServer && serving.appServer) onServer(serving.appServer);
       this.log.info("Using worker: fetch (native)");
@@ -90,8 +90,12 @@ export class FetchWorker extends HttpWorker {
     };
   }
 
+  /**
+   * The native path's handler: traced and counted (in flight while the app works, then the status
+   * class and the time until its response is ready; a Bun WebSocket upgrade, with no Response,
+   * counts as 101). One function per request, no wrapper layers: this is the hot path.
+   */
   #nativeHandler(): NativeHandler {
-    const proxies = this.proxies;
     return (request, info) => {
       let url = request.url;
       const fixed = this.#native?.hostless(url);
@@ -99,35 +103,53 @@ export class FetchWorker extends HttpWorker {
         const { method, headers, body } = request; // not its signal: Deno warns about listening to it
         request = new Request((url = fixed), { method, headers, body, duplex: "half" } as RequestInit);
       }
-      this.countRequest(request.method, url.slice(url.indexOf("/", url.indexOf("//") + 2))); // path+query, no URL parse
-      // The balancer counts connections: the peer the connection has, before any proxy speaks.
-      const balancer = this.#native?.balancer;
-      let handBack = false;
-      if (balancer?.due()) {
-        const a = info.remoteAddr;
-        handBack = balancer.seen(a.port ? `${a.hostname}:${a.port}` : "");
+      const target = targetOf(url);
+      const at = this.requestStarted(request.method, target);
+      let res;
+      try {
+        res = this.#route(request, info, target);
+      } catch (err) {
+        this.requestDone(500, at);
+        throw err;
       }
-      if (proxies) {
-        const fw = forwardFetch(proxies, request, info);
-        if (fw instanceof Response) {
-          const res = this.logsAccess ? logWhenSent(request, seeRequest(request, info), fw, (e) => this.writeAccess(e)) : fw;
-          return handBack ? this.#handBack(res) : res;
-        }
-        if (fw) ({ request, info } = fw);
-      }
-      return handBack ? this.#handBack(this.#served(request, info)) : this.#served(request, info);
+      if (!(res instanceof Promise)) return this.requestDone(res ? res.status : 101, at), res;
+      return res.then((r) => (this.requestDone(r ? r.status : 101, at), r), (err) => {
+        this.requestDone(500, at);
+        throw err;
+      });
     };
   }
 
-  #served(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
-    if (!this.logsAccess) return this.#call(request, info);
+  /** What the balancer and a trusted proxy make of the request, then the app. */
+  #route(request: Request, info: NativeInfo, target: string): Response | undefined | Promise<Response | undefined> {
+    // The balancer counts connections: the peer the connection has, before any proxy speaks.
+    const balancer = this.#native?.balancer;
+    let handBack = false;
+    if (balancer?.due()) {
+      const a = info.remoteAddr;
+      handBack = balancer.seen(a.port ? `${a.hostname}:${a.port}` : "");
+    }
+    const proxies = this.proxies;
+    if (proxies) {
+      const fw = forwardFetch(proxies, request, info);
+      if (fw instanceof Response) {
+        const res = this.logsAccess ? logWhenSent(request, seeRequest(request, info), fw, (e) => this.writeAccess(e)) : fw;
+        return handBack ? this.#handBack(res) : res;
+      }
+      if (fw) ({ request, info } = fw);
+    }
+    return handBack ? this.#handBack(this.#served(request, info, target)) : this.#served(request, info, target);
+  }
+
+  #served(request: Request, info: NativeInfo, target: string): Response | undefined | Promise<Response | undefined> {
+    if (!this.logsAccess) return this.#call(request, info, target);
     const seen = seeRequest(request, info), write = (e: AccessEntry) => this.writeAccess(e);
     const log = (res: Response | undefined) => {
       if (info.upgraded) logUpgrade(request, seen, write);
       else if (res) return logWhenSent(request, seen, res, write);
       return res;
     };
-    const res = this.#call(request, info);
+    const res = this.#call(request, info, target);
     return res instanceof Promise ? res.then(log) : log(res);
   }
 
@@ -147,12 +169,12 @@ export class FetchWorker extends HttpWorker {
   }
 
   /** Applies the request limits and --request-timeout, then calls the app. */
-  #call(request: Request, info: NativeInfo): Response | undefined | Promise<Response | undefined> {
+  #call(request: Request, info: NativeInfo, target = targetOf(request.url)): Response | undefined | Promise<Response | undefined> {
     const l = (this.#limits ??= limitsOf(this.cfg));
-    const url = request.url, target = url.slice(url.indexOf("/", url.indexOf("//") + 2));
     // Deno builds request.headers on first use (a quarter of a hello-world's throughput): look at
-    // them only when there is a body to limit, or a header limit is set.
-    const body = l.maxBody > 0 && request.body !== null;
+    // them only when there is a body to limit, or a header limit is set. Bun.serve limits bodies
+    // itself; even asking it whether there is a body costs a tenth of a hello-world request.
+    const body = l.maxBody > 0 && !this.#native?.limitsBody && request.body !== null;
     const status = refusal(l, request.method, target, () => request.headers, body ? request.headers.get("content-length") : null);
     if (status) return errorResponse(status);
     const limited = body ? limitChunkedBody(request, l.maxBody) : request;
@@ -202,6 +224,11 @@ export class FetchWorker extends HttpWorker {
     else this.log.error(where, err);
     return new Response("Internal Server Error", { status: 500, headers: { "content-type": "text/plain" } });
   }
+}
+
+/** The path and query of a request URL, without parsing it. */
+function targetOf(url: string): string {
+  return url.slice(url.indexOf("/", url.indexOf("//") + 2));
 }
 
 function serveInfo(req: http.IncomingMessage | undefined): ServeInfo {

@@ -35,9 +35,12 @@ export class ProxyTrust {
     return peer === "" || this.#trusted(peer);
   }
 
-  /** Null when no proxy is trusted at all: serving then skips every check. */
-  static from(cfg: Pick<Config, "forwardedAllowIps" | "secureSchemeHeaders">): ProxyTrust | null {
-    return cfg.forwardedAllowIps.some((e) => e.trim() !== "") ? new ProxyTrust(cfg) : null;
+  /**
+   * Null when no peer can be trusted (no address given, no unix listener): serving then skips
+   * every check, and a request costs nothing more than without proxy support.
+   */
+  static from(cfg: Pick<Config, "forwardedAllowIps" | "secureSchemeHeaders">, unixListeners = false): ProxyTrust | null {
+    return unixListeners || cfg.forwardedAllowIps.some((e) => e.trim() !== "") ? new ProxyTrust(cfg) : null;
   }
 
   /**

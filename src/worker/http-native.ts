@@ -35,6 +35,8 @@ export interface NativeOptions {
 export interface NativeServing extends HttpServing {
   /** Set when balancing: the handler reports each request's connection to it. */
   readonly balancer?: Balancer;
+  /** See NativeServer.limitsBody. */
+  readonly limitsBody: boolean;
   /** See NativeServer.appServer. */
   readonly appServer?: unknown;
   /** The request URL a Host-less request should have had, when the runtime named the wrong port. */
@@ -65,7 +67,7 @@ function pendingOf(servers: NativeServer[]): { requests: number; sessions: numbe
 export function serveNative(given: NativeOptions): NativeServing {
   let reaper: IdleReaper | undefined;
   const opts = { ...given, handler: withIdleTracking(given.handler, () => reaper) };
-  const adopted: { server: NativeServer; listener: Adopted }[] = [];
+  const adopted: AdoptedServer[] = [];
   try {
     opts.sockets.forEach((s, i) => adopted.push(adoptOne(s, i, opts)));
   } catch (err) {
@@ -118,16 +120,15 @@ export function serveNative(given: NativeOptions): NativeServing {
   const hostless = (url: string): string | undefined => {
     if (url.charCodeAt(0) === 47) return base + url; // "/path"
     for (let i = 0; i < adopted.length; i++) {
-      const at = adopted[i].server.at;
-      if (!("port" in at) || !ports[i]) continue;
-      const bad = `${scheme}://localhost:${at.port}/`;
-      if (url.startsWith(bad)) return `${scheme}://localhost:${ports[i]}/${url.slice(bad.length)}`;
+      const bad = adopted[i].hostless;
+      if (bad && ports[i] && url.startsWith(bad)) return `${scheme}://localhost:${ports[i]}/${url.slice(bad.length)}`;
     }
     return undefined;
   };
   return {
     hostless,
     appServer: adopted[0]?.server.appServer,
+    limitsBody: adopted.every((a) => a.server.limitsBody),
     balancer,
     broken: broken.promise,
     async stop(graceMs) {
@@ -165,7 +166,14 @@ export function serveNative(given: NativeOptions): NativeServing {
   };
 }
 
-function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: NativeServer; listener: Adopted } {
+interface AdoptedServer {
+  server: NativeServer;
+  listener: Adopted;
+  /** How the runtime starts the URL of a Host-less request: with its throw-away address (Deno). */
+  hostless?: string;
+}
+
+function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): AdoptedServer {
   // A unix listener gets a unix throw-away, so accepted sockets have the family the server
   // expects: in a new private directory, where nobody else can have planted anything.
   const dir = s.kind === "unix" ? fs.mkdtempSync(path.join(os.tmpdir(), "guvnor-")) : "";
@@ -182,7 +190,8 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): { server: Nati
   try {
     const fd = findListener(before, server.at);
     const { epfd, entry } = findEpoll(fd);
-    return { server, listener: adopt(s.fd, fd, epfd, entry) };
+    const hostless = "port" in server.at ? `${opts.tls ? "https" : "http"}://localhost:${server.at.port}/` : undefined;
+    return { server, listener: adopt(s.fd, fd, epfd, entry), hostless };
   } catch (err) {
     server.abort();
     throw err;

@@ -9,7 +9,6 @@ import { FORWARDED, type Forwarded, forwardNode, ProxyTrust } from "./forwarded.
 import { connectionCap, raiseLimit } from "./fd-limit.ts";
 import type { HttpServing, NodeListener, ServeOptions } from "./http-compat.ts";
 import { CounterWriter } from "../control/counters.ts";
-import type { NativeHandler } from "../runtime/index.ts";
 
 export abstract class HttpWorker extends Worker {
   /** The Node-style listener that serves `this.appExport`. */
@@ -87,41 +86,24 @@ export abstract class HttpWorker extends Worker {
   protected readonly proxies: ProxyTrust | null = ProxyTrust.from({
     forwardedAllowIps: this.cfg.forwardedAllowIps ?? [],
     secureSchemeHeaders: this.cfg.secureSchemeHeaders ?? {},
-  });
-
-  /** Call once per request, on any serving path: counts it for max-requests and traces it. */
-  /** When the request being started arrived (the counters' clock read), for countRequest(). */
-  #startedAt = 0;
-
-  protected countRequest(method: string, target: string): void {
-    // One clock read per request start, shared by the counters and the trace.
-    this.trace?.traceStarted(method, target, this.counters ? this.#startedAt : Date.now());
-    this.nr++;
-    if (this.#maxRequests && this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`, 1);
-  }
+  }, this.sockets.some((s) => s.kind === "unix"));
 
   /**
-   * The native path's handler, counted: in flight while the app works, then the status class and
-   * the time until its response is ready. A Bun WebSocket upgrade (no Response) counts as 101.
+   * Call when a request starts, on any serving path: traces it, counts it (max-requests, the
+   * counters' in-flight gauge). Returns when it started, for requestDone(). One clock read,
+   * shared by the trace and the counters.
    */
-  protected counted(handler: NativeHandler): NativeHandler {
-    const c = this.counters;
-    if (!c) return handler;
-    return (request, info) => {
-      const t0 = (this.#startedAt = c.started());
-      let res;
-      try {
-        res = handler(request, info);
-      } catch (err) {
-        c.finished(500, t0);
-        throw err;
-      }
-      if (!(res instanceof Promise)) return c.finished(res ? res.status : 101, t0), res;
-      return res.then((r) => (c.finished(r ? r.status : 101, t0), r), (err) => {
-        c.finished(500, t0);
-        throw err;
-      });
-    };
+  protected requestStarted(method: string, target: string): number {
+    const at = Date.now();
+    this.trace?.traceStarted(method, target, at);
+    this.counters?.started();
+    if (++this.nr === this.#maxRequests) this.requestRecycle(`max-requests (${this.nr}) reached`, 1);
+    return at;
+  }
+
+  /** Call once per started request when its status is known (a Bun WebSocket upgrade: 101). */
+  protected requestDone(status: number, startedAt: number): void {
+    this.counters?.finished(status, startedAt);
   }
 
   /** True when --access-logfile is set. */
@@ -145,12 +127,10 @@ export abstract class HttpWorker extends Worker {
     const { preRequest, postRequest } = this.nodeRequestHooks ? this.hooks : {};
     const proxies = this.proxies;
     const serve: NodeListener = (req, res) => {
-      const c = this.counters;
-      let t0 = c ? (this.#startedAt = c.started()) : -1;
-      this.countRequest(req.method ?? "-", req.url ?? "-");
-      if (c) {
+      let t0 = this.requestStarted(req.method ?? "-", req.url ?? "-");
+      if (this.counters) {
         // "finish": handed to the kernel (before the client can ask /metrics); "close" alone for a cut connection.
-        const done = () => void (t0 >= 0 && (c.finished(res.statusCode, t0), (t0 = -1)));
+        const done = () => void (t0 >= 0 && (this.requestDone(res.statusCode, t0), (t0 = -1)));
         res.once("finish", done).once("close", done);
       }
       if (this.#accessLog) this.#logWhenDone(req, res);

@@ -5,22 +5,28 @@
 // The server's connections are not visible to JavaScript, but they are this process's sockets:
 // every sweep lists /proc/self/fd and keeps the connected TCP sockets whose local port is one we
 // listen on (so connections the app opened itself are never touched). A connection is waiting
-// from when a sweep first saw it, or from when its last response was fully delivered; one that
-// has waited longer than the keep-alive time with no request in flight is shut down, which the
-// server then sees as the client closing. Requests are matched to sockets by the client's port
+// from when a sweep first saw it, or from the first sweep after its last response was fully
+// delivered (so it may wait one sweep longer than the keep-alive time); one that has waited
+// longer than the keep-alive time with no request in flight is shut down, which the server then
+// sees as the client closing. Requests are matched to sockets by the client's port
 // only: two clients on the same port count as one, which can only delay a close, never cause one.
 import { runtime } from "../runtime/index.ts";
 import { shutdownBoth, tcpPorts } from "../sockets/libc.ts";
 
 export class IdleReaper {
   /** Requests in flight, by client port. */
-  readonly #busy = new Map<number, number>();
-  /** When the last response on a client port was delivered. */
-  readonly #done = new Map<number, number>();
+  readonly #busy = new Int32Array(65536);
+  /**
+   * Bumped by client port when a request reaches the app and when its response went out: a
+   * sweep that finds the same number as the one before knows nothing happened in between. Two
+   * typed-array stores per request, no clock read: this runs on every request.
+   */
+  readonly #activity = new Uint32Array(65536);
+  #inFlight = 0;
   /** Client ports whose connection became a WebSocket: left alone. */
   readonly #upgraded = new Set<number>();
-  /** When a sweep first saw each connection, by fd and client port. */
-  #seen = new Map<string, number>();
+  /** Per connection (fd and client port): the activity count a sweep last saw, and since when. */
+  #seen = new Map<string, { activity: number; since: number }>();
   readonly #timer: ReturnType<typeof setInterval>;
 
   /** Closes what waited longer than `idleMs` on the local `ports`; sweeps `idleMs / 4` apart (0.25–1 s). */
@@ -31,12 +37,13 @@ export class IdleReaper {
 
   /** A request on `port` reached the app; `completed` settles when its response went out. */
   started(port: number, completed: Promise<unknown>): void {
-    this.#busy.set(port, (this.#busy.get(port) ?? 0) + 1);
+    this.#busy[port]++;
+    this.#activity[port]++;
+    this.#inFlight++;
     const done = () => {
-      const n = (this.#busy.get(port) ?? 1) - 1;
-      if (n > 0) this.#busy.set(port, n);
-      else this.#busy.delete(port);
-      this.#done.set(port, Date.now());
+      if (this.#busy[port] > 0) this.#busy[port]--;
+      this.#activity[port]++;
+      this.#inFlight--;
     };
     completed.then(done, done);
   }
@@ -48,18 +55,18 @@ export class IdleReaper {
 
   /** Requests in flight now. */
   inFlight(): number {
-    let n = 0;
-    for (const c of this.#busy.values()) n += c;
-    return n;
+    return this.#inFlight;
   }
 
   /**
    * One pass over this process's sockets: closes what waited longer than `idleMs` (0: every
-   * connection with nothing in flight, as a stopping worker does). Returns how many it closed,
-   * and how many WebSocket sessions are open.
+   * connection with nothing in flight, as a stopping worker does). A connection waits from when
+   * a sweep first saw it, or from the last sweep that found a request started or a response
+   * delivered on it since the one before. Returns how many it closed, and how many WebSocket
+   * sessions are open.
    */
   sweep(idleMs = this.idleMs): { closed: number; sessions: number } {
-    const now = Date.now(), seen = new Map<string, number>(), live = new Set<number>();
+    const now = Date.now(), seen = new Map<string, { activity: number; since: number }>(), live = new Set<number>();
     let closed = 0, sessions = 0, names: string[];
     try {
       names = runtime.readDirNames("/proc/self/fd");
@@ -70,17 +77,17 @@ export class IdleReaper {
       const fd = Number(name), p = tcpPorts(fd);
       if (!p || !this.ports.has(p.local)) continue;
       live.add(p.peer);
-      const key = `${fd}:${p.peer}`, first = this.#seen.get(key) ?? now;
-      seen.set(key, first);
+      const key = `${fd}:${p.peer}`, activity = this.#activity[p.peer], last = this.#seen.get(key);
+      const since = last && last.activity === activity ? last.since : now;
+      seen.set(key, { activity, since });
       if (this.#upgraded.has(p.peer)) sessions++;
-      if (this.#busy.has(p.peer) || this.#upgraded.has(p.peer)) continue;
-      if (now - Math.max(first, this.#done.get(p.peer) ?? 0) >= idleMs) {
+      if (this.#busy[p.peer] > 0 || this.#upgraded.has(p.peer)) continue;
+      if (now - since >= idleMs) {
         shutdownBoth(fd);
         closed++;
       }
     }
     this.#seen = seen;
-    for (const port of this.#done.keys()) if (!live.has(port)) this.#done.delete(port);
     for (const port of this.#upgraded) if (!live.has(port)) this.#upgraded.delete(port);
     return { closed, sessions };
   }
