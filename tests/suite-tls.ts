@@ -109,6 +109,8 @@ export function tlsSuite(rt: RuntimeName): void {
         [["--certfile", certs.a.cert], /^Error: --certfile: .*a\.pem holds no private key: give it with --keyfile$/],
         [["--certfile", certs.a.cert, "--keyfile", certs.dir], /^Error: --keyfile: .* is not a file$/],
         [["--certfile", certs.a.cert, "--keyfile", certs.a.key, "--cert-reqs", "required"], /^Error: --cert-reqs required needs --ca-certs/],
+        [["--ciphers", "ECDHE+AESGCM"], /^Error: --ciphers needs --certfile \(TLS\)$/],
+        [["--tls-min-version", "1.3"], /^Error: --tls-min-version 1\.3 needs --certfile \(TLS\)$/],
       ];
       for (const [args, want] of cases) {
         const g = new Guvnor(rt, ["-b", `127.0.0.1:${await freePort()}`, ...args, APP]);

@@ -66,12 +66,14 @@ export const bool = (): Parser<boolean> =>
  * value as an environment variable's). `separator` splits one text into items: any comma, or
  * for KEY=VALUE items only a comma that starts the next KEY= (a value may hold commas).
  */
-export const list = (item?: (s: string, source: string) => void, separator: RegExp = /,/): Parser<string[]> =>
+export const list = (item?: (s: string, source: string) => void, separator: RegExp = /,/, unique = false): Parser<string[]> =>
   parser("list", (raw, source) => {
     const texts = Array.isArray(raw) ? raw : typeof raw === "string" ? [raw] : null;
     if (!texts || texts.some((x) => typeof x !== "string")) throw fail(source, "a list of strings", raw);
     const items = (texts as string[]).flatMap((t) => t.split(separator)).map((s) => s.trim()).filter(Boolean);
     for (const s of items) item?.(s, source);
+    const twice = unique && items.find((s, i) => items.indexOf(s) !== i);
+    if (twice) throw new ConfigError(`${source} gives ${twice} twice`);
     return items as string[];
   });
 

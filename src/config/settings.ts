@@ -44,7 +44,7 @@ const namedBindItem = (s: string, source: string) => {
 export const SETTINGS: readonly Setting[] = [
   {
     key: "bind", flag: "bind", short: "b", meta: "ADDR", section: "Server",
-    parse: list(bindItem),
+    parse: list(bindItem, /,/, true), // the same address twice would only fail to bind, after retries
     default: (env: Env) => [env.PORT ? `0.0.0.0:${env.PORT}` : "127.0.0.1:8000"],
     defaultDoc: "`127.0.0.1:8000`; `0.0.0.0:$PORT` when `PORT` is set",
     doc: "Address to listen on, repeatable: `HOST:PORT`, `[v6]:PORT`, `unix:/path`, `fd://N`.",

@@ -52,6 +52,9 @@ export function loadTlsMaterial(cfg: Config, cwd: string): TlsMaterial | null {
   if (!cfg.certfile) {
     if (cfg.keyfile) throw new ConfigError("--keyfile needs --certfile");
     if (cfg.caCerts || cfg.certReqs !== "none") throw new ConfigError(`${cfg.caCerts ? "--ca-certs" : "--cert-reqs"} needs --certfile (TLS)`);
+    // Accepted and then ignored, they would let an operator believe plain HTTP was TLS.
+    if (cfg.ciphers) throw new ConfigError("--ciphers needs --certfile (TLS)");
+    if (cfg.tlsMinVersion !== "1.2") throw new ConfigError(`--tls-min-version ${cfg.tlsMinVersion} needs --certfile (TLS)`);
     return null;
   }
   // node:crypto and node:tls only with TLS configured: without, a process does not load them.

@@ -81,6 +81,8 @@ describe("resolveConfig", () => {
     assert.equal(config.gracefulTimeout, 30);
     assert.deepEqual(config.bind, ["127.0.0.1:8000"]);
     assert.match(formatConfig(config), /^workers\s+= 5$/m);
+    // The same address twice could only fail to bind, after retries: one line at once instead.
+    await assert.rejects(resolveConfig(["-b", "127.0.0.1:8000", "-b", "127.0.0.1:8000", "app.ts"], {}, d), /^ConfigError: --bind gives 127\.0\.0\.1:8000 twice$/);
   });
 
   it("reads package.json#guvnor and .guvnorrc", async () => {
