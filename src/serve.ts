@@ -1,15 +1,9 @@
 // The library API: serve() supervises in the arbiter and serves in a worker, which is
 // this same program started again — so it works unchanged inside a compiled executable.
 import process from "node:process";
-import { runArbiter } from "./arbiter/launch.ts";
-import { resolveApp } from "./app/load.ts";
-import { resolveConfig } from "./config/load.ts";
 import { ExitCode, GuvnorError } from "./errors.ts";
-import { openSink } from "./log/sink.ts";
-import { selfCommand } from "./runtime/command.ts";
 import type { UserConfig } from "./types.ts";
 import type { Hooks } from "./config/hooks.ts";
-import { runWorkerFromEnv } from "./worker/bootstrap.ts";
 import { WORKER_ENV } from "./handoff.ts";
 import type { WorkerClass } from "./worker/classes.ts";
 
@@ -29,10 +23,15 @@ export async function serve(options: ServeOptions): Promise<never> {
   const { app, workerClass: cls, ...rest } = options;
   // A class given in code reaches the worker the way the app does: this same program, re-run.
   const settings = typeof cls === "function" ? { ...rest, workerClass: `serve():${cls.name || "Worker"}` } : { ...rest, workerClass: cls };
+  // Each side imports only its own half: a worker loads nothing of the arbiter or the config loaders.
   if (process.env[WORKER_ENV]) {
+    const { runWorkerFromEnv } = await import("./worker/bootstrap.ts");
     return await runWorkerFromEnv({ spec: "serve({ app })", load: () => Promise.resolve(app) }, typeof cls === "function" ? cls : undefined);
   }
 
+  const [{ runArbiter }, { resolveApp }, { resolveConfig }, { openSink }, { selfCommand }] = await Promise.all([
+    import("./arbiter/launch.ts"), import("./app/load.ts"), import("./config/load.ts"), import("./log/sink.ts"), import("./runtime/command.ts"),
+  ]);
   const stderr = openSink("-", "stderr");
   const load = async () => {
     const r = await resolveConfig([], process.env, process.cwd(), { raw: settings as Record<string, unknown>, name: "serve() options" });
