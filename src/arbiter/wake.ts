@@ -11,10 +11,19 @@ const MIN_GAP_MS = 10;
 export class WakeChannel {
   #last = 0;
   #pending?: ReturnType<typeof setTimeout>;
-  readonly #unwatch: () => void;
+  #unwatch?: () => void;
+  readonly #watching: ReturnType<typeof setTimeout>;
 
   private constructor(readonly readFd: number, readonly writeFd: number, onWake: () => void) {
-    this.#unwatch = runtime.watchFd(readFd, () => this.#fire(onWake));
+    // Watching starts when the loop next comes round, after the first workers are spawned (on
+    // Deno it sets up node:net); a byte written meanwhile waits in the socket.
+    this.#watching = setTimeout(() => {
+      try {
+        this.#unwatch = runtime.watchFd(readFd, () => this.#fire(onWake));
+      } catch {
+        // no channel after all: the loop's tick still finds the news
+      }
+    }, 0);
   }
 
   /** The channel; throws where it cannot be made (then the loop's tick still finds the news). */
@@ -25,7 +34,8 @@ export class WakeChannel {
 
   close(): void {
     clearTimeout(this.#pending);
-    this.#unwatch();
+    clearTimeout(this.#watching);
+    this.#unwatch?.();
     libc.close(this.writeFd);
   }
 
