@@ -43,8 +43,8 @@ const SYMBOLS = {
 } satisfies Record<string, FfiSymbol>;
 
 /**
- * libc's functions, each bound at its first use: binding costs memory per function (Bun compiles
- * a trampoline for each), and a worker uses about a third of them.
+ * libc's functions, each bound at its first use: a worker uses about a third of them, and binding
+ * all of them takes Deno ~1.5 ms more per process.
  */
 export const libc = {} as FfiFunctions<typeof SYMBOLS>;
 for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
@@ -57,6 +57,8 @@ for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
     },
   });
 }
+// Bound now: errno is read right after a failed call, and binding then could overwrite it.
+void libc.__errno_location;
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 9: "EBADF", 12: "ENOMEM", 13: "EACCES", 17: "EEXIST", 21: "EISDIR", 22: "EINVAL",
