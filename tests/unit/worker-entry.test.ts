@@ -1,8 +1,9 @@
-// What a worker process loads before it serves: the modules its entry (src/worker/main.ts)
-// imports, statically, all the way down. None of the command line, the config loaders or the
-// arbiter, and none of the node: modules that cost a process megabytes (node:http, node:net, …):
-// those are imported only on the paths that use them (the compat server, TLS, hooks). Not node:fs
-// either: Deno takes ~8 ms and ~2 MiB to set it up; the runtime adapter has the few file calls.
+// What a process loads on its way to serving, following static imports all the way down. A
+// worker (src/worker/main.ts): none of the command line, the config loaders or the arbiter, and
+// none of the node: modules that cost a process megabytes (node:http, node:net, …), which are
+// imported only on the paths that use them (the compat server, TLS, hooks). Not node:fs either:
+// Deno takes ~8 ms and ~2 MiB to set it up; the runtime adapter has the few file calls. The
+// arbiter: what it needs to bind and spawn, and nothing for --help, ctl or a config file.
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
@@ -39,6 +40,18 @@ it("a worker loads nothing of the CLI, the config loaders or the arbiter, and on
   const heavy = loaded.filter((m) =>
     /^src\/(cli|arbiter)\//.test(m) || ["src/config/load.ts", "src/config/settings.ts", "src/control/server.ts", "src/control/observer.ts"].includes(m) ||
     ["citty", "c12"].includes(m) || (m.startsWith("node:") && !["node:process", "node:path", "node:url", "node:os"].includes(m))
+  );
+  assert.deepEqual(heavy, []);
+});
+
+it("the arbiter's way to its first worker loads neither citty nor c12, no worker class, and no costly node: module", () => {
+  // citty is for --help and ctl, c12 for a config file, node:http for --metrics-bind, node:net for
+  // the control socket's server (started after the first spawn): all imported where they are used.
+  const loaded = [...staticImports("src/cli/run.ts")];
+  assert.ok(loaded.includes("src/arbiter/arbiter.ts"), loaded.join(" "));
+  const heavy = loaded.filter((m) =>
+    ["citty", "c12", "src/worker/fetch.ts", "src/worker/node.ts", "src/control/http.ts", "src/cli/command.ts"].includes(m) ||
+    ["node:http", "node:net", "node:tls", "node:crypto", "node:dns", "node:dns/promises", "node:tty"].includes(m)
   );
   assert.deepEqual(heavy, []);
 });
