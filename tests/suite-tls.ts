@@ -3,6 +3,7 @@
 // key, and a renewed certificate swapped in by HUP under load. Certificates are made at test time.
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import net from "node:net";
 import process from "node:process";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
@@ -13,6 +14,18 @@ const APP = fixture("app.ts");
 const NODE_APP = fixture("tls-node-app.ts");
 const PROXY_APP = fixture("proxy-app.ts");
 /** What nginx sends for a client at 203.0.113.9 that came over https. */
+/** Connects, sends `raw`, and resets the connection at once (RST, not FIN). */
+function sendAndReset(port: number, raw: string): Promise<void> {
+  return new Promise((resolve) => {
+    const s = net.connect(port, "127.0.0.1", () => {
+      s.write(raw);
+      s.resetAndDestroy();
+      resolve();
+    });
+    s.on("error", () => resolve());
+  });
+}
+
 const FROM_PROXY = { "x-forwarded-for": "198.51.100.1, 203.0.113.9", "x-forwarded-proto": "https" };
 
 export function tlsSuite(rt: RuntimeName): void {
@@ -218,6 +231,29 @@ export function tlsSuite(rt: RuntimeName): void {
       const other = await json("127.0.0.1", node.port, FROM_PROXY);
       assert.deepEqual([other.ip, other.protocol, other.remoteAddress], [null, null, "127.0.0.1"]);
       await stopCleanly(node.g);
+    });
+
+    it("a TCP client that resets right after its request is not taken for a unix-socket proxy (attack)", async () => {
+      // With no address left to look at, the peer must not count as a unix socket's, which is
+      // trusted: here guvnor listens on both, and trusts one proxy that is not on this machine.
+      const dir = fs.mkdtempSync(path.join(process.env.TMPDIR ?? "/tmp", "guvnor-rst-"));
+      try {
+        for (const serving of ["native", "compat"]) {
+          const port = await freePort();
+          const g = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "-b", `unix:${path.join(dir, `${serving}.sock`)}`, "--runtime", rt, "--serving", serving,
+            "--forwarded-allow-ips", "10.0.0.5", fixture("spoof-app.ts")]);
+          await g.ready(1, `http://127.0.0.1:${port}/first`);
+          for (let i = 0; i < 20; i++) await sendAndReset(port, "GET /reset HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\nX-Forwarded-Proto: https\r\n\r\n");
+          await sleep(300);
+          await request(`http://127.0.0.1:${port}/last`);
+          await g.waitFor(/^seen .* \/last$/m, 5000, "stdout");
+          const seen = g.stdout.split("\n").filter((l) => l.startsWith("seen "));
+          assert.ok(seen.every((l) => !l.includes("6.6.6.6") && !l.startsWith("seen https")), `${serving}:\n${seen.join("\n")}`);
+          await stopCleanly(g);
+        }
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it("a proxy on a unix socket is trusted with no --forwarded-allow-ips", async () => {

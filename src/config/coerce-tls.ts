@@ -17,7 +17,7 @@ export const certReqs = (): Parser<"none" | "optional" | "required"> =>
     return v;
   });
 
-/** A list item of --forwarded-allow-ips: `*`, an address, or a network; `""` alone trusts none. */
+/** A list item of --forwarded-allow-ips: `*`, an address, or a network; `""` alone trusts no TCP peer (unix-socket peers are always trusted). */
 export const ipOrNetwork = (s: string, source: string): void => {
   if (s.trim() !== "*" && s.trim() !== "" && !parseNetwork(s)) throw new ConfigError(`${source} must be IP addresses, networks such as 10.0.0.0/8, or * (got ${show(s)})`);
 };

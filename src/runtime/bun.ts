@@ -87,10 +87,11 @@ export const bun: Runtime = {
   },
 
   serveNative(opts: NativeServeOptions): NativeServer {
+    const unix = opts.at.kind === "unix";
     const server = Bun.serve({
       ...(opts.at.kind === "unix" ? { unix: opts.at.path } : { hostname: "127.0.0.1", port: 0 }),
       // Bun's own convention is fetch(request, server): the info object carries server.upgrade.
-      fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv)),
+      fetch: (request: Request, srv: BunServer) => opts.handler(request, new BunInfo(request, srv, unix)),
       websocket: opts.websocket,
       idleTimeout: opts.idleTimeout,
       // Never Bun's development error page (it shows source lines to the client): a throw that
@@ -172,7 +173,8 @@ function serverFor(bun: BunServer, upgraded: (r: Request) => void, fallback?: Re
 class BunInfo implements NativeInfo {
   #upgraded = false;
   #server?: BunServer;
-  constructor(readonly request: Request, readonly bun: BunServer) {}
+  /** `unix`: the server listens on a unix socket (so a peer without an address is not a TCP client that reset). */
+  constructor(readonly request: Request, readonly bun: BunServer, readonly unix: boolean) {}
 
   get upgraded(): boolean {
     return this.#upgraded || upgradedRequests.has(this.request);
@@ -184,8 +186,10 @@ class BunInfo implements NativeInfo {
   }
 
   get remoteAddr(): RemoteAddr {
+    if (this.unix) return { hostname: "", port: 0, transport: "unix" };
+    // null: the client has already gone (reset); an empty address, trusted by nothing.
     const ip = this.bun.requestIP(this.request);
-    return ip ? { hostname: ip.address, port: ip.port, transport: "tcp" } : { hostname: "", port: 0, transport: "unix" };
+    return ip ? { hostname: ip.address, port: ip.port, transport: "tcp" } : { hostname: "", port: 0, transport: "tcp" };
   }
 
   requestIP(request: Request): { address: string; port: number; family: string } | null {

@@ -43,10 +43,16 @@ export class FetchWorker extends HttpWorker {
       // would cut a request that outlives the worker (Bun's maximum is 255 s).
       const idleTimeout = Math.min(255, Math.max(this.cfg.keepAlive, this.cfg.timeout || 255));
       const balance = balanceTable();
-      const serving = this.#native = serveNative({
+      const serving = serveNative({
         sockets: this.sockets, handler: this.#nativeHandler(), websocket, idleTimeout, keepAlive: this.cfg.keepAlive, maxRequestBody: this.cfg.maxRequestBody, log: this.log, tls: this.tlsServing, balance,
       });
-      if (onServer && serving.appServer) onServer(serving.appServer);
+      try {
+        if (onServer && serving.appServer) onServer(serving.appServer);
+      } catch (err) {
+        serving.abort(); // the compat path serves instead: nothing of the native one may stay
+        throw err;
+      }
+      this.#native = serving;
       this.log.info("Using worker: fetch (native)");
       return serving;
     } catch (err) {

@@ -30,9 +30,13 @@ export class ProxyTrust {
     this.names = ["x-forwarded-for", "forwarded", ...this.#scheme.map(([n]) => n)];
   }
 
-  /** True for a trusted peer's address, and for "" (a unix socket). */
-  trusts(peer: string): boolean {
-    return peer === "" || this.#trusted(peer);
+  /**
+   * True for a connection on a unix socket, and for a TCP peer whose address is trusted. `unix`
+   * comes from the listener the connection arrived on, never from a missing address: a TCP client
+   * that resets at once has no address either.
+   */
+  trusts(peer: string, unix: boolean): boolean {
+    return unix || (peer !== "" && this.#trusted(peer));
   }
 
   /**
@@ -45,10 +49,11 @@ export class ProxyTrust {
 
   /**
    * What the proxy says, or null (no such header, or an untrusted peer). `peer` is the connection's
-   * address, "" on a unix socket: trusted, as in gunicorn (only local processes can connect).
+   * address; a unix socket's peers are trusted, as in gunicorn (only local processes that may
+   * open the socket file can connect).
    */
-  resolve(peer: string, get: (name: string) => string | null | undefined): Forwarded | typeof CONFLICT | null {
-    if (!this.trusts(peer)) return null;
+  resolve(peer: string, unix: boolean, get: (name: string) => string | null | undefined): Forwarded | typeof CONFLICT | null {
+    if (!this.trusts(peer, unix)) return null;
     const out: Forwarded = { port: 0 };
     // 1. The scheme: every configured header present must agree (gunicorn refuses the request otherwise).
     for (const [name, value] of this.#scheme) {
@@ -121,13 +126,13 @@ const badRequest = () => new Response("Bad Request: the forwarding headers disag
 export function forwardFetch<I extends FetchInfo>(trust: ProxyTrust, request: Request, info: I): { request: Request; info: I } | Response | null {
   // The peer first: it is at hand (Deno) or one lookup (Bun), while touching request.headers makes
   // both runtimes build a Headers object the app may never have needed.
-  const a = info.remoteAddr, peer = a.transport === "unix" ? "" : a.hostname;
-  if (!trust.trusts(peer)) return null;
+  const a = info.remoteAddr, unix = a.transport === "unix", peer = unix ? "" : a.hostname;
+  if (!trust.trusts(peer, unix)) return null;
   const h = request.headers;
   let present = false;
   for (const n of trust.names) if (h.has(n)) { present = true; break; }
   if (!present) return null;
-  const f = trust.resolve(peer, (n) => h.get(n));
+  const f = trust.resolve(peer, unix, (n) => h.get(n));
   if (f === null) return null;
   if (f === CONFLICT) return badRequest();
   return applyForwarded(f, request, info);
@@ -193,9 +198,20 @@ class ForwardedInfo implements FetchInfo {
 /** Where the node path keeps what the proxy said, for the fetch worker's compat handler and the access log. */
 export const FORWARDED = Symbol.for("guvnor.forwarded");
 
+/**
+ * Where the node path records, when a connection is accepted, its peer's address and whether it
+ * came in on a unix socket: by the time a request is read, a client that reset has no address.
+ */
+export const PEER = Symbol.for("guvnor.peer");
+
+/** Call for each accepted connection of the node path, with the kind of its listener. */
+export function notePeer(socket: { remoteAddress?: string; [PEER]?: { address: string; unix: boolean } }, unix: boolean): void {
+  socket[PEER] = { address: unix ? "" : socket.remoteAddress ?? "", unix };
+}
+
 type NodeRequest = {
   headers: Record<string, string | string[] | undefined>;
-  socket: { remoteAddress?: string };
+  socket: { remoteAddress?: string; [PEER]?: { address: string; unix: boolean } };
   ip?: string;
   protocol?: string;
   [FORWARDED]?: Forwarded;
@@ -213,7 +229,9 @@ export function forwardNode(trust: ProxyTrust, req: NodeRequest): boolean {
   let present = false;
   for (const n of trust.names) if (h[n] !== undefined) { present = true; break; }
   if (!present) return true;
-  const f = trust.resolve(req.socket.remoteAddress ?? "", (n) => {
+  // A connection nobody noted (a worker class that accepts by itself) is TCP: trusted by address only.
+  const p = req.socket[PEER] ?? { address: req.socket.remoteAddress ?? "", unix: false };
+  const f = trust.resolve(p.address, p.unix, (n) => {
     const v = h[n];
     return Array.isArray(v) ? v.join(", ") : v;
   });

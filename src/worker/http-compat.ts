@@ -2,6 +2,7 @@
 // Slower than the native servers (Bun's node:http on an fd about a third of Bun.serve's
 // throughput, Deno's about 0.6x Deno.serve's) but works everywhere; the native paths
 // (http-native.ts) sit behind the same HttpServing interface.
+import { notePeer } from "./forwarded.ts";
 import type http from "node:http";
 import type net from "node:net";
 import { runtime } from "../runtime/index.ts";
@@ -104,7 +105,11 @@ export async function serveCompat(opts: ServeOptions): Promise<HttpServing> {
     for (const s of opts.sockets) {
       const { server, connectionEvent } = runtime.nodeServer(onRequest, opts.tls);
       server.keepAliveTimeout = opts.keepAlive * 1000;
-      server.on(connectionEvent, onConnection);
+      const unix = s.kind === "unix";
+      server.on(connectionEvent, (socket: net.Socket) => {
+        notePeer(socket, unix);
+        onConnection(socket);
+      });
       if (opts.upgrade) {
         server.on("upgrade", (req: http.IncomingMessage, socket: net.Socket, head: Uint8Array) => {
           const st = conns.get(socket);

@@ -39,6 +39,8 @@ export interface NativeServing extends HttpServing {
   readonly limitsBody: boolean;
   /** See NativeServer.appServer. */
   readonly appServer?: unknown;
+  /** Cuts every connection and stops now, leaving the inherited sockets as they were (for a fallback to compat). */
+  abort(): void;
   /** The request URL a Host-less request should have had, when the runtime named the wrong port. */
   hostless(url: string): string | undefined;
 }
@@ -131,6 +133,12 @@ export function serveNative(given: NativeOptions): NativeServing {
     limitsBody: adopted.every((a) => a.server.limitsBody),
     balancer,
     broken: broken.promise,
+    abort() {
+      stopping = true;
+      reaper?.stop();
+      balancer?.stop();
+      for (const a of adopted) a.server.abort();
+    },
     async stop(graceMs) {
       stopping = true;
       reaper?.stop();

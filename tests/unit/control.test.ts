@@ -43,15 +43,20 @@ describe("counters", () => {
   it("count what a worker writes, and clamp what the arbiter reads", () => {
     const shared = new Float64Array(COUNTER_SLOTS);
     const w = new CounterWriter(shared);
-    const t = w.started();
+    const t = Date.now();
+    w.started();
     assert.equal(readCounters(shared).inFlight, 1);
     w.finished(404, t);
-    w.finished(200, w.started());
-    w.finished(599, w.started());
+    w.started();
+    w.finished(200, t);
+    w.started();
+    w.finished(599, t - 30); // 30 ms: the 0.05 s bucket, and the sum
     const c = readCounters(shared);
     assert.deepEqual(c.byClass, [0, 1, 0, 1, 1]);
     assert.equal(c.inFlight, 0);
     assert.equal(c.buckets.reduce((a, b) => a + b, 0), 3);
+    assert.equal(c.buckets[3], 1);
+    assert.ok(c.sumSeconds >= 0.03 && c.sumSeconds < 1, String(c.sumSeconds));
     shared.fill(NaN);
     shared[1] = -5;
     shared[2] = Infinity;

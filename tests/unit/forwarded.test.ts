@@ -6,7 +6,8 @@ import { CONFLICT, parseForwarded, ProxyTrust } from "../../src/worker/forwarded
 
 const SCHEME = { "x-forwarded-protocol": "ssl", "x-forwarded-proto": "https", "x-forwarded-ssl": "on" };
 const trust = (ips: string[]) => new ProxyTrust({ forwardedAllowIps: ips, secureSchemeHeaders: SCHEME });
-const from = (t: ProxyTrust, peer: string, headers: Record<string, string>) => t.resolve(peer, (n) => headers[n]);
+/** peer "unix": a connection on a unix socket. */
+const from = (t: ProxyTrust, peer: string, headers: Record<string, string>) => t.resolve(peer === "unix" ? "" : peer, peer === "unix", (n) => headers[n]);
 
 describe("peerMatcher", () => {
   it("matches addresses, networks, IPv4-mapped peers and *", () => {
@@ -39,7 +40,8 @@ describe("ProxyTrust.resolve", () => {
     assert.deepEqual(from(t, "127.0.0.1", { "x-forwarded-for": "1.1.1.1, 203.0.113.9, 10.0.0.5", "x-forwarded-proto": "https" }), { address: "203.0.113.9", port: 0, scheme: "https" });
     assert.deepEqual(from(t, "127.0.0.1", { "x-forwarded-for": "10.0.0.7, 10.0.0.5" }), { address: "10.0.0.7", port: 0 }, "all trusted: the farthest");
     assert.deepEqual(from(t, "127.0.0.1", { "x-forwarded-ssl": "off" }), { port: 0, scheme: "http" });
-    assert.deepEqual(from(t, "", { "x-forwarded-for": "203.0.113.9" }), { address: "203.0.113.9", port: 0 }, "unix socket peers are trusted");
+    assert.deepEqual(from(t, "unix", { "x-forwarded-for": "203.0.113.9" }), { address: "203.0.113.9", port: 0 }, "unix socket peers are trusted");
+    assert.equal(from(t, "", { "x-forwarded-for": "203.0.113.9" }), null, "a TCP peer with no address (it reset) is not");
   });
 
   it("is off with an empty --forwarded-allow-ips", () => {
