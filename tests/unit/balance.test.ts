@@ -126,11 +126,11 @@ describe("balancer sampling", () => {
   it("looks at every request while traffic is light, and at one in N once it is heavy", () => {
     const b = new Balancer(new BalanceTable(new ArrayBuffer(TABLE_BYTES), 2), fakeGate(), () => 10_000);
     const picked = (n: number) => Array.from({ length: n }, () => b.due()).filter(Boolean).length;
-    assert.equal(picked(150), 150);
+    assert.equal(picked(80), 80);
     b.tick();
-    assert.equal(picked(150), 150);
-    picked(10_000 - 150);
-    b.tick(); // 10,000 requests in the last tick: one in 50
-    assert.ok(Math.abs(picked(1000) - 20) <= 1);
+    assert.equal(picked(80), 80);
+    picked(10_000 - 80);
+    b.tick(); // 10,000 requests in the last tick, 100 looked at per tick: one in 100
+    assert.ok(Math.abs(picked(1000) - 10) <= 1);
   });
 });
