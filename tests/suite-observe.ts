@@ -259,6 +259,23 @@ export function observeSuite(rt: RuntimeName): void {
   });
 
   describe(`guvnor on ${rt}: --metrics-bind`, () => {
+    it("a --metrics-bind that cannot be bound is named: a --bind address at once, a port in use after the retries; exit 1", async () => {
+      const port = await freePort();
+      const same = new Guvnor(rt, ["-b", `127.0.0.1:${port}`, "--metrics-bind", `127.0.0.1:${port}`, "--runtime", rt, fixture("app.ts")]);
+      assert.equal((await same.exit()).code, 1, same.stderr);
+      assert.match(same.stderr.trim(), /^Error: --metrics-bind 127\.0\.0\.1:\d+ is also a --bind address/);
+      const holder = net.createServer();
+      const held = await new Promise<number>((r) => holder.listen(0, "127.0.0.1", () => r((holder.address() as net.AddressInfo).port)));
+      try {
+        const g = new Guvnor(rt, ["-b", `127.0.0.1:${await freePort()}`, "--metrics-bind", `127.0.0.1:${held}`, "--runtime", rt, fixture("app.ts")]);
+        assert.equal((await g.exit(20_000)).code, 1, g.stderr);
+        assert.match(g.stderr, /\[ERROR\] --metrics-bind: Can't bind 127\.0\.0\.1:\d+: address already in use/);
+        assert.doesNotMatch(g.stderr, /Booting worker/);
+      } finally {
+        holder.close();
+      }
+    });
+
     it("/readyz is 503 until a worker serves and while stopping; /metrics counts every request by status class", async () => {
       const dir = tmpDir(), port = await freePort(), mport = await freePort(), base = `http://127.0.0.1:${port}`;
       const metrics = `http://127.0.0.1:${mport}`;

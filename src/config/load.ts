@@ -191,6 +191,10 @@ export async function resolveConfig(
     const limit = source[max.key] ? `set by ${source[max.key]}` : `(${max.defaultDoc}; raise it with --${max.flag})`;
     throw new ConfigError(`${from} is ${config[s.key]}, above the maximum of ${config[max.key]} ${limit}`);
   }
+  // The metrics listener on one of the app's addresses could only fail to bind, after retries.
+  if (config.metricsBind && (config.bind as string[]).includes(config.metricsBind as string)) {
+    throw new ConfigError(`${source.metricsBind ?? "--metrics-bind"} ${config.metricsBind} is also a --bind address: give metrics an address of their own`);
+  }
   if (file) config.config = file;
   resolveIds(config.user as string, config.group as string); // an unknown user is an error now, not in every worker
   loadTls(config as unknown as Config, cwd); // a missing or mismatched certificate and key too

@@ -3,6 +3,7 @@
 // to the next arbiter), but close-on-exec: workers never see it, and it never serves the app.
 import http from "node:http";
 import process from "node:process";
+import { AddressError } from "../errors.ts";
 import type { Logger } from "../log/logger.ts";
 import { runtime } from "../runtime/index.ts";
 import type { Closable } from "../runtime/types.ts";
@@ -63,7 +64,10 @@ export class MetricsServer {
   static async open(spec: string, source: HealthSource, log: Logger, opts: { umask: number }, env: Record<string, string | undefined> = process.env): Promise<MetricsServer> {
     const inherited = env[METRICS_FD_ENV];
     delete env[METRICS_FD_ENV];
-    const [listener] = await createListeners([inherited ? `fd://${inherited}` : spec], { backlog: 64, umask: opts.umask, log });
+    const listener = await createListeners([inherited ? `fd://${inherited}` : spec], { backlog: 64, umask: opts.umask, log }).then(([l]) => l, (err) => {
+      // Name the setting: the same words for --bind would send the operator to the wrong flag.
+      throw err instanceof AddressError ? new AddressError(`--metrics-bind: ${err.message}`, { cause: err }) : err;
+    });
     libc.setCloexec(listener.fd, true);
     return new MetricsServer(listener, source);
   }
