@@ -82,7 +82,19 @@ function fromEnv(env: Record<string, string | undefined>): Raw {
   return out;
 }
 
-async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file?: string }> {
+/** Which file of c12's layers gave each key (the first layer that has it wins, as in c12's merge). */
+function keySources(layers: { configFile?: string; config?: Raw | null }[], cwd: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const l of layers) {
+    if (!l.configFile || !l.config) continue;
+    const rel = path.isAbsolute(l.configFile) ? path.relative(cwd, l.configFile) || l.configFile : l.configFile;
+    const name = path.basename(rel) === "package.json" ? `${rel}#guvnor` : rel;
+    for (const key of Object.keys(l.config)) out[key] ??= name;
+  }
+  return out;
+}
+
+async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file?: string; sources?: Record<string, string> }> {
   if (explicit) {
     const abs = path.resolve(cwd, explicit);
     if (!fs.existsSync(abs)) throw new ConfigError(`Config file not found: ${explicit}`);
@@ -114,7 +126,7 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
     const others = (result.layers ?? []).filter((l) => l.configFile !== file && !l.configFile?.endsWith(path.basename(file)));
     raw = Object.assign({}, ...others.reverse().map((l) => l.config ?? {}), readJson(file));
   }
-  return { raw, file };
+  return { raw, file, sources: keySources((result.layers ?? []) as { configFile?: string; config?: Raw }[], cwd) };
 }
 
 /**
@@ -164,14 +176,19 @@ export async function resolveConfig(
   const explicit = String(cli.config ?? envRaw.config ?? "");
 
   // 2. The config file (c12): guvnor.config.*, .guvnorrc, package.json#guvnor.
-  const { raw: fileRaw, file } = given ? { raw: given.raw, file: undefined } : await fromFile(explicit, cwd);
+  const { raw: fileRaw, file, sources } = given ? { raw: given.raw, file: undefined, sources: undefined } : await fromFile(explicit, cwd);
   const fileName = given?.name ?? (file ? path.relative(cwd, file) || file : "the config file");
+  /** The file a key came from: .guvnorrc, package.json#guvnor, else the config file. */
+  const fileOf = (key: string) => {
+    const from = sources?.[key];
+    return from && (path.basename(from) === ".guvnorrc" || from.endsWith("package.json#guvnor")) ? from : fileName;
+  };
   const hooks = pickHooks(fileRaw, fileName);
   for (const key of Object.keys(fileRaw)) {
     if (isHookName(key)) continue;
     const s = SETTINGS_BY_KEY.get(key);
-    if (!s) throw new ConfigError(`Unknown setting "${key}" in ${fileName}`);
-    if (s.cliOnly) throw new ConfigError(`Setting "${key}" in ${fileName} can only be given on the command line`);
+    if (!s) throw new ConfigError(`Unknown setting "${key}" in ${fileOf(key)}`);
+    if (s.cliOnly) throw new ConfigError(`Setting "${key}" in ${fileOf(key)} can only be given on the command line`);
   }
 
   // 3. Each setting from the strongest source that has it, parsed with that source's name.
@@ -180,7 +197,7 @@ export async function resolveConfig(
   for (const s of SETTINGS) {
     if (cli[s.key] !== undefined) config[s.key] = s.parse(cli[s.key], source[s.key] = s.key === "app" ? "APP" : `--${s.flag}`);
     else if (envRaw[s.key] !== undefined) config[s.key] = s.parse(envRaw[s.key], source[s.key] = envName(s));
-    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], source[s.key] = `${s.key} in ${fileName}`);
+    else if (fileRaw[s.key] !== undefined) config[s.key] = s.parse(fileRaw[s.key], source[s.key] = `${s.key} in ${fileOf(s.key)}`);
     else config[s.key] = defaultOf(s, env);
   }
   // 4. Bounds between settings: workers ≤ maxWorkers.

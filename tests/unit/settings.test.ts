@@ -92,6 +92,11 @@ describe("resolveConfig", () => {
     const e = dir();
     fs.writeFileSync(path.join(e, ".guvnorrc"), "timeout=11\n");
     assert.equal((await resolveConfig([], {}, e)).config.timeout, 11);
+    // A bad value names the file it is in.
+    fs.writeFileSync(path.join(e, ".guvnorrc"), "workers=lots\n");
+    await assert.rejects(resolveConfig([], {}, e), /^ConfigError: workers in \.guvnorrc must be a positive integer/);
+    fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({ name: "x", guvnor: { nope: 1 } }));
+    await assert.rejects(resolveConfig([], {}, d), /^ConfigError: Unknown setting "nope" in package\.json#guvnor$/);
   });
 
   it("rejects unknown keys, command-line-only keys and bad values in the file", async () => {
