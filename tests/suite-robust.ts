@@ -250,6 +250,16 @@ export function robustSuite(rt: RuntimeName): void {
       assert.match(lines, /"GET \/drip\?ms=1500 HTTP\/1\.1" 200 /, lines);
       await stopCleanly(g);
     });
+    it("a Host-less request on the second of two addresses names that address's port", async () => {
+      const [p1, p2] = [await freePort(), await freePort()];
+      const g = new Guvnor(rt, ["-b", `127.0.0.1:${p1}`, "-b", `127.0.0.1:${p2}`, "--runtime", rt, APP]);
+      await g.ready(1, `http://127.0.0.1:${p2}/`);
+      for (const port of [p2, p1]) {
+        const reply = await rawExchange(port, "GET /url HTTP/1.0\r\n\r\n");
+        assert.match(reply, new RegExp(`\r\n\r\nhttp://localhost:${port}/url$`), reply);
+      }
+      await stopCleanly(g);
+    });
     for (const serving of ["native", "compat"]) {
       it(`a corpus of ${CASES.length} malformed and smuggling requests is refused (--serving ${serving}); the worker lives and serves`, async () => {
         const { g, port, base } = await boot(rt, ["--serving", serving, APP]);

@@ -185,6 +185,10 @@ class BunInfo implements NativeInfo {
     return (this.#server ??= serverFor(this.bun, () => (this.#upgraded = true), this.request));
   }
 
+  get serverPort(): number | undefined {
+    return (this.bun as { port?: number }).port;
+  }
+
   get remoteAddr(): RemoteAddr {
     if (this.unix) return { hostname: "", port: 0, transport: "unix" };
     // null: the client has already gone (reset); an empty address, trusted by nothing.

@@ -47,6 +47,8 @@ export interface NativeInfo extends ServeInfo {
   readonly upgraded?: boolean;
   /** Deno: settles when the response has been fully delivered (or the client went away). */
   readonly completed?: Promise<void>;
+  /** Bun: the port of the listener the request came in on (Bun's server reads it from the socket it now holds). */
+  readonly serverPort?: number;
 }
 
 /** What a native server calls for each request; undefined only after a Bun WebSocket upgrade. */

@@ -104,7 +104,7 @@ export class FetchWorker extends HttpWorker {
   #nativeHandler(): NativeHandler {
     return (request, info) => {
       let url = request.url;
-      const fixed = this.#native?.hostless(url);
+      const fixed = this.#native?.hostless(url, info);
       if (fixed) {
         const { method, headers, body } = request; // not its signal: Deno warns about listening to it
         request = new Request((url = fixed), { method, headers, body, duplex: "half" } as RequestInit);

@@ -4,7 +4,7 @@ import fs from "../sys/lazy-fs.ts";
 import os from "node:os";
 import path from "node:path";
 import { runtime } from "../runtime/index.ts";
-import type { NativeHandler, NativeServer } from "../runtime/index.ts";
+import type { NativeHandler, NativeInfo, NativeServer } from "../runtime/index.ts";
 import { acceptQueueLength, getsockname } from "../sockets/libc.ts";
 import { decodeSockaddr } from "../sockets/address.ts";
 import { IdleReaper } from "./idle-reaper.ts";
@@ -42,7 +42,7 @@ export interface NativeServing extends HttpServing {
   /** Cuts every connection and stops now, leaving the inherited sockets as they were (for a fallback to compat). */
   abort(): void;
   /** The request URL a Host-less request should have had, when the runtime named the wrong port. */
-  hostless(url: string): string | undefined;
+  hostless(url: string, info: NativeInfo): string | undefined;
 }
 
 /**
@@ -118,9 +118,14 @@ export function serveNative(given: NativeOptions): NativeServing {
   // path. Both are made to name the port the client connected to, as for a server on its own port.
   const scheme = opts.tls ? "https" : "http";
   const ports = opts.sockets.map((s) => (s.kind === "tcp" ? decodeSockaddr(getsockname(s.fd)).port : 0));
-  const base = ports[0] ? `${scheme}://localhost:${ports[0]}` : `${scheme}://localhost`;
-  const hostless = (url: string): string | undefined => {
-    if (url.charCodeAt(0) === 47) return base + url; // "/path"
+  const base = (i: number) => (ports[i] ? `${scheme}://localhost:${ports[i]}` : `${scheme}://localhost`);
+  const hostless = (url: string, info: NativeInfo): string | undefined => {
+    if (url.charCodeAt(0) === 47) {
+      // "/path" (Bun): its server's port, read after adoption, is the inherited socket's.
+      const at = adopted.length > 1 ? info.serverPort : undefined;
+      const i = at ? ports.indexOf(at) : 0;
+      return base(Math.max(0, i)) + url;
+    }
     for (let i = 0; i < adopted.length; i++) {
       const bad = adopted[i].hostless;
       if (bad && ports[i] && url.startsWith(bad)) return `${scheme}://localhost:${ports[i]}/${url.slice(bad.length)}`;
