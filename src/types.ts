@@ -1,5 +1,7 @@
 // Public types: what users of the library and of custom workers see.
-import type { LogLevel } from "./log/logger.ts";
+
+/** gunicorn's log level names (log/logger.ts maps them to consola's). */
+export type LogLevel = "critical" | "error" | "warning" | "info" | "debug";
 
 /** The effective settings (docs/settings.md describes each). */
 export interface Config {

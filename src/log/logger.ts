@@ -3,12 +3,13 @@
 import process from "node:process";
 import { type ConsolaInstance, createConsola, type LogObject } from "consola/core";
 import type { Sink } from "./sink.ts";
+import type { LogLevel } from "../types.ts";
 
 export type Logger = ConsolaInstance;
 
 /** gunicorn's level names → consola's numeric levels. */
-export const LOG_LEVELS = { critical: 0, error: 0, warning: 1, info: 3, debug: 4 } as const;
-export type LogLevel = keyof typeof LOG_LEVELS;
+export const LOG_LEVELS: Readonly<Record<LogLevel, number>> = { critical: 0, error: 0, warning: 1, info: 3, debug: 4 };
+export type { LogLevel };
 
 const LABELS: Record<string, string> = {
   fatal: "CRITICAL", error: "ERROR", warn: "WARNING", debug: "DEBUG", trace: "DEBUG",
