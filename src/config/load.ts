@@ -118,6 +118,7 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
     const where = lines.slice(1).find((l) => /:\d+:\d+/.test(l));
     throw new ConfigError(`Invalid config file ${name}: ${lines[0]}${where ? ` (${where.replace(/^at /, "")})` : ""}`, { cause: err });
   }
+  if (!explicit) checkRcLines(path.join(cwd, ".guvnorrc"));
   let raw = (result.config ?? {}) as Raw;
   const file = result.configFile && fs.existsSync(result.configFile) ? result.configFile : undefined;
   if (file?.endsWith(".json")) {
@@ -152,6 +153,20 @@ function mayHaveConfigFile(cwd: string): boolean {
     }
     if (path.dirname(dir) === dir) return false;
   }
+}
+
+/** c12 skips a .guvnorrc line that is not `key=value`: a typo would vanish without a word. */
+function checkRcLines(file: string): void {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch {
+    return; // none here
+  }
+  text.split(/\r?\n/).forEach((line, i) => {
+    const t = line.trim();
+    if (t && !t.startsWith("#") && !t.includes("=")) throw new ConfigError(`Invalid config file .guvnorrc: line ${i + 1} is not KEY=VALUE: ${t.slice(0, 80)}`);
+  });
 }
 
 function readJson(file: string): Raw {

@@ -95,6 +95,8 @@ describe("resolveConfig", () => {
     // A bad value names the file it is in.
     fs.writeFileSync(path.join(e, ".guvnorrc"), "workers=lots\n");
     await assert.rejects(resolveConfig([], {}, e), /^ConfigError: workers in \.guvnorrc must be a positive integer/);
+    fs.writeFileSync(path.join(e, ".guvnorrc"), "# a comment\ntimeout=11\nworkers 4\n");
+    await assert.rejects(resolveConfig([], {}, e), /^ConfigError: Invalid config file \.guvnorrc: line 3 is not KEY=VALUE: workers 4$/);
     fs.writeFileSync(path.join(d, "package.json"), JSON.stringify({ name: "x", guvnor: { nope: 1 } }));
     await assert.rejects(resolveConfig([], {}, d), /^ConfigError: Unknown setting "nope" in package\.json#guvnor$/);
   });
