@@ -82,13 +82,15 @@ function fromEnv(env: Record<string, string | undefined>): Raw {
   return out;
 }
 
-/** Which file of c12's layers gave each key (the first layer that has it wins, as in c12's merge). */
-function keySources(layers: { configFile?: string; config?: Raw | null }[], cwd: string): Record<string, string> {
+/**
+ * The keys that came from .guvnorrc or package.json#guvnor, and which (the first layer that has a
+ * key wins, as in c12's merge); the rest come from the config file.
+ */
+function keySources(layers: { configFile?: string; config?: Raw | null }[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const l of layers) {
-    if (!l.configFile || !l.config) continue;
-    const rel = path.isAbsolute(l.configFile) ? path.relative(cwd, l.configFile) || l.configFile : l.configFile;
-    const name = path.basename(rel) === "package.json" ? `${rel}#guvnor` : rel;
+    const name = l.configFile === ".guvnorrc" ? ".guvnorrc" : l.configFile === "package.json" ? "package.json#guvnor" : undefined;
+    if (!name || !l.config) continue;
     for (const key of Object.keys(l.config)) out[key] ??= name;
   }
   return out;
@@ -127,7 +129,7 @@ async function fromFile(explicit: string, cwd: string): Promise<{ raw: Raw; file
     const others = (result.layers ?? []).filter((l) => l.configFile !== file && !l.configFile?.endsWith(path.basename(file)));
     raw = Object.assign({}, ...others.reverse().map((l) => l.config ?? {}), readJson(file));
   }
-  return { raw, file, sources: keySources((result.layers ?? []) as { configFile?: string; config?: Raw }[], cwd) };
+  return { raw, file, sources: keySources((result.layers ?? []) as { configFile?: string; config?: Raw }[]) };
 }
 
 /**
@@ -194,10 +196,7 @@ export async function resolveConfig(
   const { raw: fileRaw, file, sources } = given ? { raw: given.raw, file: undefined, sources: undefined } : await fromFile(explicit, cwd);
   const fileName = given?.name ?? (file ? path.relative(cwd, file) || file : "the config file");
   /** The file a key came from: .guvnorrc, package.json#guvnor, else the config file. */
-  const fileOf = (key: string) => {
-    const from = sources?.[key];
-    return from && (path.basename(from) === ".guvnorrc" || from.endsWith("package.json#guvnor")) ? from : fileName;
-  };
+  const fileOf = (key: string) => sources?.[key] ?? fileName;
   const hooks = pickHooks(fileRaw, fileName);
   for (const key of Object.keys(fileRaw)) {
     if (isHookName(key)) continue;
