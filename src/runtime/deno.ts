@@ -141,6 +141,17 @@ export const deno: Runtime = {
     const original = Deno.upgradeWebSocket;
     Deno.upgradeWebSocket = (request: Request, options?: unknown) => (ours(request) ? take(request) : original.call(Deno, request, options));
   },
+
+  onUpgrade(hook) {
+    for (const name of ["upgradeWebSocket", "upgradeHttpRaw"] as const) {
+      const original = Deno[name];
+      if (typeof original !== "function") continue;
+      Deno[name] = (request: Request, ...rest: unknown[]) => {
+        hook(request);
+        return original.call(Deno, request, ...rest);
+      };
+    }
+  },
 };
 
 /** Deno.serve's TLS options: a certificate and key, nothing else (it offers h2 and http/1.1 by ALPN). */

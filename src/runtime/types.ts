@@ -138,6 +138,12 @@ export interface Runtime {
    * (Deno.upgradeWebSocket, for the compat path); Bun apps upgrade through `info`, so Bun has none.
    */
   interceptWebSocketUpgrade?(take: (request: Request) => { socket: unknown; response: Response }, ours: (request: Request) => boolean): void;
+  /**
+   * Calls `hook` with each request the app upgrades through the runtime's own call, before the
+   * runtime takes its connection (Deno.upgradeWebSocket, Deno.upgradeHttpRaw). Bun upgrades
+   * through `info` and closes idle connections itself, so it has none.
+   */
+  onUpgrade?(hook: (request: Request) => void): void;
 }
 
 /** watchFd's pause between reads. */

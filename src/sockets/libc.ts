@@ -122,6 +122,15 @@ export function acceptQueueLength(fd: number): number {
   return fns.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) < 0 || len[0] < 28 ? -1 : info[6];
 }
 
+/**
+ * Milliseconds since a TCP connection last sent data (since it was accepted, when it never did),
+ * or -1 when the socket cannot say: tcp_info.tcpi_last_data_sent, the u32 at byte 44.
+ */
+export function msSinceSent(fd: number): number {
+  const info = new Uint32Array(26), len = new Uint32Array([104]);
+  return fns.getsockopt(fd, IPPROTO_TCP, TCP_INFO, info, len) < 0 || len[0] < 48 ? -1 : info[11];
+}
+
 export function close(fd: number): void {
   fns.close(fd);
 }

@@ -79,7 +79,8 @@ export function serveNative(given: NativeOptions): NativeServing {
   // Deno.serve has no idle or header timeout: guvnor closes such connections itself.
   const tcp = opts.sockets.filter((s) => s.kind === "tcp");
   if (!adopted[0]?.server.closesIdle && tcp.length && opts.keepAlive > 0) {
-    reaper = new IdleReaper(new Set(tcp.map((s) => decodeSockaddr(getsockname(s.fd)).port)), opts.keepAlive * 1000);
+    const r = reaper = new IdleReaper(new Set(tcp.map((s) => decodeSockaddr(getsockname(s.fd)).port)), opts.keepAlive * 1000);
+    runtime.onUpgrade?.((request) => r.upgrading(request));
   }
   let stopping = false;
   const broken = Promise.withResolvers<string>();
@@ -213,19 +214,12 @@ function adoptOne(s: SocketInfo, i: number, opts: NativeOptions): AdoptedServer 
   }
 }
 
-/** Tells the reaper, once there is one, which client ports have a request in flight. */
+/** Tells the reaper, once there is one, which requests are in flight. */
 function withIdleTracking(handler: NativeHandler, reaper: () => IdleReaper | undefined): NativeHandler {
   return (request, info) => {
     const r = reaper();
-    if (!r || !info.completed) return handler(request, info);
-    const port = info.remoteAddr.port;
-    r.started(port, info.completed);
-    const res = handler(request, info);
-    const mark = (x: Response | undefined) => {
-      if (x?.status === 101) r.upgraded(port);
-      return x;
-    };
-    return res instanceof Promise ? res.then(mark) : mark(res);
+    if (r && info.completed) r.started(request, info as NativeInfo & { completed: Promise<void> });
+    return handler(request, info);
   };
 }
 

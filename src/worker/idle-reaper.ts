@@ -4,29 +4,29 @@
 //
 // The server's connections are not visible to JavaScript, but they are this process's sockets:
 // every sweep lists /proc/self/fd and keeps the connected TCP sockets whose local port is one we
-// listen on (so connections the app opened itself are never touched). A connection is waiting
-// from when a sweep first saw it, or from the first sweep after its last response was fully
-// delivered (so it may wait one sweep longer than the keep-alive time); one that has waited
-// longer than the keep-alive time with no request in flight is shut down, which the server then
-// sees as the client closing. Requests are matched to sockets by the client's port
-// only: two clients on the same port count as one, which can only delay a close, never cause one.
+// listen on (so connections the app opened itself are never touched). The kernel says how long
+// ago each one last sent data (tcp_info): one that sent nothing for the keep-alive time (no
+// response since its last one, or since it was accepted) and has no request in flight is shut
+// down, which the server then sees as the client closing. A request counts as in flight from
+// when it reaches the app until Deno says its response went out (`info.completed`), so a slow
+// handler or a quiet stream keeps its connection. Requests are matched to sockets by the client's
+// port, and only when a sweep finds a connection to close: two clients on the same port count as
+// one, which can only delay a close, never cause one.
 import { runtime } from "../runtime/index.ts";
-import { shutdownBoth, tcpPorts } from "../sockets/libc.ts";
+import type { NativeInfo } from "../runtime/types.ts";
+import { msSinceSent, shutdownBoth, tcpPorts } from "../sockets/libc.ts";
 
 export class IdleReaper {
-  /** Requests in flight, by client port. */
-  readonly #busy = new Int32Array(65536);
   /**
-   * Bumped by client port when a request reaches the app and when its response went out: a
-   * sweep that finds the same number as the one before knows nothing happened in between. Two
-   * typed-array stores per request, no clock read: this runs on every request.
+   * The requests in flight and their infos, in reusable slots: two stores and a promise callback
+   * per request, no client address (reading it costs as much as the rest of this bookkeeping).
    */
-  readonly #activity = new Uint32Array(65536);
+  readonly #requests: (Request | undefined)[] = [];
+  readonly #infos: (NativeInfo | undefined)[] = [];
+  readonly #free: number[] = [];
   #inFlight = 0;
   /** Client ports whose connection became a WebSocket: left alone. */
   readonly #upgraded = new Set<number>();
-  /** Per connection (fd and client port): the activity count a sweep last saw, and since when. */
-  #seen = new Map<string, { activity: number; since: number }>();
   readonly #timer: ReturnType<typeof setInterval>;
 
   /** Closes what waited longer than `idleMs` on the local `ports`; sweeps `idleMs / 4` apart (0.25–1 s). */
@@ -35,22 +35,29 @@ export class IdleReaper {
     (this.#timer as { unref?: () => void }).unref?.();
   }
 
-  /** A request on `port` reached the app; `completed` settles when its response went out. */
-  started(port: number, completed: Promise<unknown>): void {
-    this.#busy[port]++;
-    this.#activity[port]++;
+  /** A request reached the app; it is in flight until `info.completed` settles. */
+  started(request: Request, info: NativeInfo & { completed: Promise<unknown> }): void {
+    const s = this.#free.length ? this.#free.pop()! : this.#infos.length;
+    this.#requests[s] = request;
+    this.#infos[s] = info;
     this.#inFlight++;
     const done = () => {
-      if (this.#busy[port] > 0) this.#busy[port]--;
-      this.#activity[port]++;
+      this.#requests[s] = this.#infos[s] = undefined;
+      this.#free.push(s);
       this.#inFlight--;
     };
-    completed.then(done, done);
+    info.completed.then(done, done);
   }
 
-  /** The connection on `port` is a WebSocket now: no idle limit (it ends at the graceful stop). */
-  upgraded(port: number): void {
-    this.#upgraded.add(port);
+  /**
+   * Call as `request` is upgraded (before the runtime takes its connection, while its address can
+   * still be read): the connection is a WebSocket now, with no idle limit (it ends at the
+   * graceful stop).
+   */
+  upgrading(request: Request): void {
+    const s = this.#requests.indexOf(request);
+    const port = s < 0 ? 0 : portOf(this.#infos[s]!);
+    if (port) this.#upgraded.add(port);
   }
 
   /** Requests in flight now. */
@@ -59,15 +66,13 @@ export class IdleReaper {
   }
 
   /**
-   * One pass over this process's sockets: closes what waited longer than `idleMs` (0: every
-   * connection with nothing in flight, as a stopping worker does). A connection waits from when
-   * a sweep first saw it, or from the last sweep that found a request started or a response
-   * delivered on it since the one before. Returns how many it closed, and how many WebSocket
-   * sessions are open.
+   * One pass over this process's sockets: closes what sent nothing for `idleMs` (0: every
+   * connection with nothing in flight, as a stopping worker does). Returns how many it closed,
+   * and how many WebSocket sessions are open.
    */
   sweep(idleMs = this.idleMs): { closed: number; sessions: number } {
-    const now = Date.now(), seen = new Map<string, { activity: number; since: number }>(), live = new Set<number>();
-    let closed = 0, sessions = 0, names: string[];
+    const live = new Set<number>();
+    let closed = 0, sessions = 0, busy: Set<number> | undefined, names: string[];
     try {
       names = runtime.readDirNames("/proc/self/fd");
     } catch {
@@ -77,22 +82,38 @@ export class IdleReaper {
       const fd = Number(name), p = tcpPorts(fd);
       if (!p || !this.ports.has(p.local)) continue;
       live.add(p.peer);
-      const key = `${fd}:${p.peer}`, activity = this.#activity[p.peer], last = this.#seen.get(key);
-      const since = last && last.activity === activity ? last.since : now;
-      seen.set(key, { activity, since });
-      if (this.#upgraded.has(p.peer)) sessions++;
-      if (this.#busy[p.peer] > 0 || this.#upgraded.has(p.peer)) continue;
-      if (now - since >= idleMs) {
-        shutdownBoth(fd);
-        closed++;
+      if (this.#upgraded.has(p.peer)) {
+        sessions++;
+        continue;
       }
+      const quiet = msSinceSent(fd);
+      if (quiet < 0 || quiet < idleMs) continue;
+      busy ??= this.#busyPorts();
+      if (busy.has(p.peer)) continue;
+      shutdownBoth(fd);
+      closed++;
     }
-    this.#seen = seen;
     for (const port of this.#upgraded) if (!live.has(port)) this.#upgraded.delete(port);
     return { closed, sessions };
   }
 
   stop(): void {
     clearInterval(this.#timer);
+  }
+
+  /** The client ports of the requests in flight. */
+  #busyPorts(): Set<number> {
+    const ports = new Set<number>();
+    for (const info of this.#infos) if (info) ports.add(portOf(info));
+    return ports;
+  }
+}
+
+/** The client port of a request in flight; 0 when the runtime no longer says (it has closed). */
+function portOf(info: NativeInfo): number {
+  try {
+    return info.remoteAddr.port;
+  } catch {
+    return 0;
   }
 }
