@@ -59,6 +59,12 @@ export function hardeningSuite(rt: RuntimeName): void {
       await refused(new Guvnor(rt, [APP], { cwd: dir }), /^Error: workers in guvnor\.config\.json is 1000000000, above the maximum of \d+ /);
     });
 
+    it("a --bind that cannot be bound is one line naming it, before anything starts", async () => {
+      await refused(new Guvnor(rt, ["-b", "nonsense", APP]), /\[ERROR\] Can't bind nonsense: the host name does not resolve$/m);
+      // 192.0.2.1 is a documentation address no machine has: binding it fails without any traffic.
+      await refused(new Guvnor(rt, ["-b", "192.0.2.1:8000", APP]), /\[ERROR\] Can't bind 192\.0\.2\.1:8000: this machine has no such address$/m);
+    });
+
     it("a duration that would overflow a timer is refused", async () => {
       await refused(new Guvnor(rt, ["--graceful-timeout", "3000000", APP]), /^Error: --graceful-timeout must be 0 to 86400 seconds \(got "3000000"\)$/m);
     });

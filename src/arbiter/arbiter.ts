@@ -35,6 +35,8 @@ export class Arbiter {
   readonly #upgrade: HotUpgrade;
   readonly #notify: SystemdNotifier;
   #stopping = false;
+  /** The sockets are bound and "Starting guvnor" was said: a shutdown is said too. */
+  #started = false;
   /** `guvnor ctl` and /metrics. */
   readonly #observe: Observer;
 
@@ -122,7 +124,6 @@ export class Arbiter {
   /** Binds every listener, writes the pid file, installs signals: all before the first worker. */
   async start(): Promise<void> {
     const cfg = this.cfg;
-    this.log.info(`Starting guvnor ${VERSION}`);
     setTitle("master", cfg.name);
     await this.#hook("onStarting");
     // What this process inherited (a shell's redirections, a Deno arbiter's own files) never
@@ -144,6 +145,10 @@ export class Arbiter {
       this.#sockets.close(this.#upgrade.ownsSockets);
       throw err;
     }
+    // Said once the sockets are bound: input that fails before (a --bind that cannot be bound, a
+    // log file that cannot be opened) is one error line, not an error between two info lines.
+    this.log.info(`Starting guvnor ${VERSION}`);
+    this.#started = true;
     for (const l of this.listeners) this.log.info(`Listening at: ${cfg.certfile ? l.address.replace(/^http:/, "https:") : l.address} (${this.pid})`);
     this.log.info(`Using worker: ${cfg.workerClass}${cfg.runtime !== this.ctx.runtimeName ? ` (on ${cfg.runtime})` : ""}`);
     this.#signals.install();
@@ -285,7 +290,7 @@ export class Arbiter {
     this.#observe.close(this.#upgrade.ownsSockets);
     this.#upgrade.pidfile?.unlink();
     await this.#hook("onExit");
-    this.log.info("Shutting down: Master");
+    if (this.#started) this.log.info("Shutting down: Master");
     if (reason) this.log.info(`Reason: ${reason}`);
     return code;
   }
