@@ -181,8 +181,10 @@ export class FetchWorker extends HttpWorker {
     // them only when there is a body to limit, or a header limit is set. Bun.serve limits bodies
     // itself; even asking it whether there is a body costs a tenth of a hello-world request.
     const body = l.maxBody > 0 && !this.#native?.limitsBody && request.body !== null;
-    const status = refusal(l, request.method, target, () => request.headers, body ? request.headers.get("content-length") : null);
-    if (status) return errorResponse(status);
+    if (body || l.line || l.fields || l.fieldSize) {
+      const status = refusal(l, request.method, target, () => request.headers, body ? request.headers.get("content-length") : null);
+      if (status) return errorResponse(status);
+    }
     const limited = body ? limitChunkedBody(request, l.maxBody) : request;
     if (!this.cfg.requestTimeout) return this.#hooked(limited, info);
     return withDeadline(limited, this.cfg.requestTimeout * 1000, (r) => this.#hooked(r, info), (what) => {
